@@ -1,0 +1,69 @@
+# Prism: the one entry point for people, hooks and CI. `make help` lists targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+TOOLS := .tools/bin
+GRPCURL_VERSION := v1.9.3
+PYTEST_ARGS ?=
+
+.PHONY: help install dev run test test-rust test-python lint codegen check-codegen bench clean distclean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(VENV)/.installed: pyproject.toml Cargo.toml patterns/sqlite/pyproject.toml $(shell find proxy -name '*.rs' -o -name Cargo.toml) $(shell find proto -name '*.proto')
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	@echo "building the Rust core (release) and installing Prism into $(VENV) ..."
+	$(PIP) install --quiet -e '.[dev]'
+	$(PIP) install --quiet -e patterns/sqlite
+	@touch $@
+
+$(TOOLS)/grpcurl:
+	@mkdir -p $(TOOLS)
+	@echo "installing grpcurl $(GRPCURL_VERSION) into $(TOOLS) ..."
+	GOBIN=$(CURDIR)/$(TOOLS) go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
+
+install: $(VENV)/.installed $(TOOLS)/grpcurl ## Create .venv, build the Rust core, install Prism, the SQLite plugin and grpcurl
+
+dev: install ## Alias of install
+
+run: install ## Run the gateway on its embedded SQLite default (127.0.0.1:8980)
+	$(VENV)/bin/prism serve
+
+test: install test-rust test-python ## Run the whole test suite (cargo + pytest)
+
+test-rust: ## cargo tests of the engine (layers, status mapping, backends)
+	cargo test --workspace --quiet
+
+test-python: install ## pytest: unit, plugins, conformance and end-to-end
+	PATH=$(CURDIR)/$(TOOLS):$$PATH $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install ## ruff, mypy, clippy -D warnings, docs validation
+	$(VENV)/bin/ruff check python patterns tooling tests
+	$(VENV)/bin/mypy python/prism patterns/sqlite/prism_sqlite
+	cargo clippy --workspace --all-targets -- -D warnings
+	$(PY) tooling/validate_docs.py
+
+codegen: ## Regenerate code from proto/ (Python stubs; Rust is generated at build time)
+	$(PY) tooling/codegen/python_stubs.py
+
+check-codegen: codegen ## Fail if regenerating changes any committed file
+	@git diff --exit-code -- python/ || (echo "generated files are stale: run 'make codegen' and commit" && exit 1)
+	@test -z "$$(git status --porcelain -- python/ | grep '^??')" || (echo "untracked generated files: run 'make codegen' and commit" && git status --porcelain -- python/ && exit 1)
+
+bench: ## Benchmarks land with issue 6; today: the bridge crossing microbenchmark
+	@echo "make bench: the lane benchmark (T, A, B, D, E, W, TS) is issue 6's work."
+	$(PY) tooling/bench/bridge_crossing.py
+
+clean: ## Remove build outputs and local data (keeps .venv; 'make distclean' removes it)
+	cargo clean
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .prism-data
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean ## Also remove .venv and .tools
+	rm -rf $(VENV) .tools

@@ -1,0 +1,14 @@
+"""What this backend claims: the conformance suite tests exactly these claims."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+BACKEND_NAME = "sqlite"
+
+CAPABILITIES: Mapping[str, frozenset[str]] = {
+    "keyvalue": frozenset({"core", "batch", "scan", "ttl", "cas"}),
+    "timeseries": frozenset({"core", "aggregate", "tail"}),
+}
+
+CLAIMED_PATTERNS: tuple[str, ...] = tuple(CAPABILITIES)

@@ -1,0 +1,171 @@
+"""The class registered as the `sqlite` backend: KeyValue and TimeSeries in one file.
+
+SQLite calls are synchronous on the plugin host's loop thread: the database is local,
+statements are short, and sqlite3 releases the GIL during I/O. No call awaits inside a
+transaction, so concurrent host tasks never interleave statements.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, TypeVar
+
+from prism.errors import PrismError, Unavailable
+from prism.plugins.api import (
+    AppendResult,
+    Bucket,
+    DeleteEntry,
+    Event,
+    EventCursor,
+    Item,
+    KeyValueBackend,
+    PutEntry,
+    PutResult,
+    TimeSeriesBackend,
+)
+
+from prism_sqlite import health as health_check
+from prism_sqlite import metadata
+from prism_sqlite.config import SqliteConfig
+from prism_sqlite.errors import map_error
+from prism_sqlite.keyvalue import KeyValueStore
+from prism_sqlite.provisioning import open_database
+from prism_sqlite.timeseries import TimeSeriesStore
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class SqlitePlugin(KeyValueBackend, TimeSeriesBackend):
+    """One namespace stored in one SQLite database file (WAL mode)."""
+
+    name: ClassVar[str] = metadata.BACKEND_NAME
+    patterns: ClassVar[tuple[str, ...]] = metadata.CLAIMED_PATTERNS
+    capabilities: ClassVar[Mapping[str, frozenset[str]]] = metadata.CAPABILITIES
+
+    def __init__(self, namespace: str, config: Mapping[str, Any]) -> None:
+        super().__init__(namespace, config)
+        self.config = SqliteConfig.from_mapping(config)  # ConfigError names the field
+        self._conn: sqlite3.Connection | None = None
+        self._kv: KeyValueStore | None = None
+        self._ts: TimeSeriesStore | None = None
+        self._purger: asyncio.Task[None] | None = None
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._conn is not None:
+            return
+        try:
+            conn = open_database(self.config)
+        except sqlite3.Error as exc:
+            raise map_error(exc) from exc
+        self._conn = conn
+        self._kv, self._ts = KeyValueStore(conn), TimeSeriesStore(conn)
+        self._purger = asyncio.get_running_loop().create_task(self._purge_loop())
+
+    async def close(self) -> None:
+        if self._purger is not None:
+            self._purger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._purger
+            self._purger = None
+        if self._conn is not None:
+            conn, self._conn, self._kv, self._ts = self._conn, None, None, None
+            conn.close()
+
+    async def health(self) -> bool:
+        return health_check.check(self._conn)
+
+    async def _purge_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.purge_interval_s)
+            kv = self._kv
+            if kv is None:
+                return
+            try:
+                kv.purge_expired()
+            except sqlite3.Error as exc:  # retried on the next tick
+                log.warning("namespace %r: purging expired keys failed: %s", self.namespace, exc)
+
+    # -- KeyValue --------------------------------------------------------------------
+
+    async def get_many(self, keys: Sequence[bytes]) -> list[Item | None]:
+        return _call(lambda: self._kv_store().get_many(keys))
+
+    async def put_many(
+        self, batches: Sequence[Sequence[PutEntry]]
+    ) -> list[list[PutResult] | PrismError]:
+        return _call(lambda: self._kv_store().put_many(batches))
+
+    async def delete_many(
+        self, batches: Sequence[Sequence[DeleteEntry]]
+    ) -> list[list[bool] | PrismError]:
+        return _call(lambda: self._kv_store().delete_many(batches))
+
+    async def scan(
+        self, start: bytes, end: bytes | None, after: bytes | None, limit: int
+    ) -> list[Item]:
+        return _call(lambda: self._kv_store().scan(start, end, after, limit))
+
+    # -- TimeSeries ------------------------------------------------------------------
+
+    async def append_many(
+        self, batches: Sequence[Sequence[Event]]
+    ) -> list[AppendResult | PrismError]:
+        return _call(lambda: self._ts_store().append_many(batches))
+
+    async def query(
+        self,
+        series_id: str,
+        start_ns: int,
+        end_ns: int,
+        tag_filter: Mapping[str, str],
+        descending: bool,
+        after: EventCursor | None,
+        limit: int,
+    ) -> list[Event]:
+        return _call(
+            lambda: self._ts_store().query(
+                series_id, start_ns, end_ns, tag_filter, descending, after, limit
+            )
+        )
+
+    async def aggregate(
+        self,
+        series_id: str,
+        start_ns: int,
+        end_ns: int,
+        width_ns: int,
+        tag_filter: Mapping[str, str],
+    ) -> list[Bucket]:
+        return _call(
+            lambda: self._ts_store().aggregate(series_id, start_ns, end_ns, width_ns, tag_filter)
+        )
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _kv_store(self) -> KeyValueStore:
+        if self._kv is None:
+            raise self._not_started()
+        return self._kv
+
+    def _ts_store(self) -> TimeSeriesStore:
+        if self._ts is None:
+            raise self._not_started()
+        return self._ts
+
+    def _not_started(self) -> Unavailable:
+        return Unavailable(f"sqlite backend of namespace '{self.namespace}' is not started")
+
+
+def _call(fn: Callable[[], T]) -> T:
+    """Run a store call, turning sqlite3 exceptions into Prism errors."""
+    try:
+        return fn()
+    except (sqlite3.Error, OverflowError) as exc:
+        raise map_error(exc) from exc

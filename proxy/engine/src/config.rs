@@ -1,0 +1,154 @@
+//! Configuration the Python control plane hands to the core, as JSON. The
+//! Python side validates user-facing YAML; this re-validates what the core
+//! relies on so a bad config can never reach the hot path.
+
+use serde::Deserialize;
+
+use crate::call::Pattern;
+use crate::PrismError;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProxyConfig {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub namespaces: Vec<NamespaceConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ServerConfig {
+    pub listen: String,
+    pub metrics_listen: String,
+    /// Requests in flight before new ones are shed with RESOURCE_EXHAUSTED.
+    pub max_concurrency: usize,
+    /// Deadline for requests that carry no `grpc-timeout`.
+    pub default_deadline_ms: u64,
+    /// Tokio worker threads; 0 means one per core.
+    pub worker_threads: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8980".into(),
+            metrics_listen: "127.0.0.1:9464".into(),
+            max_concurrency: 1024,
+            default_deadline_ms: 30_000,
+            worker_threads: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct NamespaceConfig {
+    pub name: String,
+    pub patterns: Vec<Pattern>,
+    pub backend: String,
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// Per-namespace request limits, enforced by `layers::limits`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Limits {
+    pub max_key_bytes: usize,
+    pub max_value_bytes: usize,
+    pub max_batch_items: usize,
+    pub max_page_items: usize,
+    pub max_page_bytes: usize,
+    pub default_page_items: usize,
+    pub default_page_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_key_bytes: 1024,
+            max_value_bytes: 1 << 20,
+            max_batch_items: 1000,
+            max_page_items: 10_000,
+            max_page_bytes: 4 << 20,
+            default_page_items: 100,
+            default_page_bytes: 1 << 20,
+        }
+    }
+}
+
+impl ProxyConfig {
+    pub fn from_json(json: &str) -> Result<Self, PrismError> {
+        let config: Self = serde_json::from_str(json)
+            .map_err(|e| PrismError::invalid("config", format!("invalid proxy config: {e}")))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), PrismError> {
+        if self.server.max_concurrency == 0 {
+            return Err(PrismError::invalid("server.max_concurrency", "must be at least 1"));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, ns) in self.namespaces.iter().enumerate() {
+            ns.validate(&format!("namespaces[{i}]"))?;
+            if !seen.insert(ns.name.as_str()) {
+                return Err(PrismError::invalid(
+                    format!("namespaces[{i}].name"),
+                    format!("namespace '{}' is defined twice", ns.name),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl NamespaceConfig {
+    pub fn validate(&self, path: &str) -> Result<(), PrismError> {
+        let valid_char = |c: char| c.is_ascii_alphanumeric() || "_.-".contains(c);
+        if self.name.is_empty() || self.name.len() > 128 || !self.name.chars().all(valid_char) {
+            return Err(PrismError::invalid(
+                format!("{path}.name"),
+                format!("'{}' must be 1-128 characters of [A-Za-z0-9_.-]", self.name),
+            ));
+        }
+        if self.patterns.is_empty() {
+            return Err(PrismError::invalid(format!("{path}.patterns"), "list at least one"));
+        }
+        if self.backend.is_empty() {
+            return Err(PrismError::invalid(format!("{path}.backend"), "must name a backend"));
+        }
+        self.limits.validate(&format!("{path}.limits"))
+    }
+}
+
+impl Limits {
+    pub fn validate(&self, path: &str) -> Result<(), PrismError> {
+        let fields = [
+            ("max_key_bytes", self.max_key_bytes),
+            ("max_value_bytes", self.max_value_bytes),
+            ("max_batch_items", self.max_batch_items),
+            ("max_page_items", self.max_page_items),
+            ("max_page_bytes", self.max_page_bytes),
+            ("default_page_items", self.default_page_items),
+            ("default_page_bytes", self.default_page_bytes),
+        ];
+        for (name, value) in fields {
+            if value == 0 {
+                return Err(PrismError::invalid(format!("{path}.{name}"), "must be positive"));
+            }
+        }
+        if self.default_page_items > self.max_page_items {
+            return Err(PrismError::invalid(
+                format!("{path}.default_page_items"),
+                "must not exceed max_page_items",
+            ));
+        }
+        if self.default_page_bytes > self.max_page_bytes {
+            return Err(PrismError::invalid(
+                format!("{path}.default_page_bytes"),
+                "must not exceed max_page_bytes",
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,26 @@
+//! Prism's data plane, free of Python: the tonic server, the tower layers that
+//! every request crosses, the backends (native and bridged) and the queue that
+//! carries work to the Python plugin host. The binding crate (`proxy/binding`)
+//! wraps this engine into `prism._core`.
+
+pub mod backend;
+pub mod bridge;
+pub mod call;
+pub mod config;
+pub mod dispatch;
+pub mod error;
+pub mod idempotency;
+pub mod layers;
+pub mod metrics;
+pub mod metrics_http;
+pub mod page_token;
+pub mod pb;
+pub mod registry;
+pub mod rescue;
+pub mod server;
+pub mod services;
+pub mod stack;
+pub mod tail;
+pub mod time;
+
+pub use error::PrismError;

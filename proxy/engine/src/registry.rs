@@ -1,0 +1,96 @@
+//! The live namespace table. Swapped atomically on config updates: a request
+//! keeps the snapshot it resolved, and backends of unchanged namespaces are
+//! reused so their state (memory data, connections) survives a reload.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use crate::backend::{Backend, MemoryBackend};
+use crate::bridge::{BridgeQueue, BridgedBackend};
+use crate::call::Pattern;
+use crate::config::{Limits, NamespaceConfig};
+use crate::page_token::stable_hash;
+
+pub struct Namespace {
+    pub name: String,
+    pub patterns: Vec<Pattern>,
+    pub backend_kind: String,
+    pub backend: Arc<dyn Backend>,
+    pub limits: Limits,
+    /// Mixed into page-token fingerprints so tokens cannot cross namespaces.
+    pub token_salt: u64,
+}
+
+impl std::fmt::Debug for Namespace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Namespace").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+impl Namespace {
+    pub fn serves(&self, pattern: Pattern) -> bool {
+        self.patterns.contains(&pattern)
+    }
+}
+
+pub struct Registry {
+    table: ArcSwap<HashMap<String, Arc<Namespace>>>,
+    bridge: Option<Arc<BridgeQueue>>,
+}
+
+impl Registry {
+    pub fn new(bridge: Option<Arc<BridgeQueue>>) -> Self {
+        Self { table: ArcSwap::from_pointee(HashMap::new()), bridge }
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<Namespace>> {
+        self.table.load().get(name).cloned()
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.table.load().keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// Replaces the whole table; validated configs only.
+    pub fn apply(&self, configs: &[NamespaceConfig]) -> Result<(), crate::PrismError> {
+        let old = self.table.load();
+        let mut next = HashMap::with_capacity(configs.len());
+        for config in configs {
+            let backend = match old.get(&config.name) {
+                Some(ns) if ns.backend_kind == config.backend => ns.backend.clone(),
+                _ => self.make_backend(config)?,
+            };
+            let namespace = Namespace {
+                name: config.name.clone(),
+                patterns: config.patterns.clone(),
+                backend_kind: config.backend.clone(),
+                backend,
+                limits: config.limits.clone(),
+                token_salt: stable_hash(&[config.name.as_bytes()]),
+            };
+            next.insert(config.name.clone(), Arc::new(namespace));
+        }
+        self.table.store(Arc::new(next));
+        Ok(())
+    }
+
+    fn make_backend(&self, config: &NamespaceConfig) -> Result<Arc<dyn Backend>, crate::PrismError> {
+        if config.backend == "memory" {
+            return Ok(Arc::new(MemoryBackend::new()));
+        }
+        match &self.bridge {
+            Some(queue) => Ok(Arc::new(BridgedBackend::new(&config.backend, &config.name, queue.clone()))),
+            None => Err(crate::PrismError::invalid(
+                "backend",
+                format!(
+                    "namespace '{}' uses backend '{}', which needs the Python plugin host",
+                    config.name, config.backend
+                ),
+            )),
+        }
+    }
+}

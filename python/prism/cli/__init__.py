@@ -1,0 +1,1 @@
+"""The `prism` command line (typer); the app is prism.cli.main:app."""

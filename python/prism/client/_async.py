@@ -1,0 +1,318 @@
+"""asyncio client over grpc.aio, with the same surface as the blocking one.
+
+Requests are built and responses parsed by prism.client._wire, shared with
+the blocking client; only the awaiting differs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from prism.client import _wire as w
+from prism.client._channel import channel_options
+from prism.client._sync import TAIL_READY_TIMEOUT
+from prism.client.errors import error_for_status, from_rpc_error, rpc_errors
+from prism.client.tokens import IdempotencyToken
+from prism.client.types import AppendResult, Bucket, Event, Item, Key, Page, PutEntry, Ttl
+from prism.keyvalue.v1.keyvalue_pb2_grpc import KeyValueStub
+from prism.timeseries.v1.timeseries_pb2_grpc import TimeSeriesStub
+
+
+class AsyncPrismClient:
+    """Create inside a running event loop; `async with` or `await close()`."""
+
+    def __init__(
+        self, target: str = "127.0.0.1:8980", *, timeout: float | None = 10.0, retries: int = 3
+    ) -> None:
+        self.target = target
+        self.timeout = timeout
+        self._channel = grpc.aio.insecure_channel(target, options=channel_options(retries))
+        self._kv = KeyValueStub(self._channel)
+        self._ts = TimeSeriesStub(self._channel)
+
+    def kv(self, namespace: str = "default") -> AsyncKeyValueClient:
+        return AsyncKeyValueClient(self._kv, namespace, self.timeout)
+
+    def ts(self, namespace: str = "default") -> AsyncTimeSeriesClient:
+        return AsyncTimeSeriesClient(self._ts, namespace, self.timeout)
+
+    async def close(self) -> None:
+        await self._channel.close(None)  # grpc-stubs requires the grace argument
+
+    async def __aenter__(self) -> AsyncPrismClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+class AsyncKeyValueClient:
+    def __init__(self, stub: Any, namespace: str, timeout: float | None) -> None:
+        self._stub = stub
+        self.namespace = namespace
+        self._timeout = timeout
+
+    async def get(self, key: Key) -> Item | None:
+        with rpc_errors():
+            resp = await self._stub.Get(w.get_request(self.namespace, key), timeout=self._timeout)
+        return w.parse_get(resp)
+
+    async def batch_get(self, keys: Iterable[Key]) -> dict[bytes, Item]:
+        req = w.batch_get_request(self.namespace, keys)
+        with rpc_errors():
+            resp = await self._stub.BatchGet(req, timeout=self._timeout)
+        return w.parse_batch_get(resp)
+
+    async def exists(self, key: Key) -> bool:
+        req = w.exists_request(self.namespace, key)
+        with rpc_errors():
+            resp = await self._stub.Exists(req, timeout=self._timeout)
+        return bool(resp.exists)
+
+    async def put(
+        self,
+        key: Key,
+        value: bytes,
+        *,
+        ttl: Ttl | None = None,
+        if_absent: bool = False,
+        if_version: int = 0,
+        token: IdempotencyToken | None = None,
+    ) -> int:
+        req = w.put_request(
+            self.namespace,
+            key,
+            value,
+            ttl=ttl,
+            if_absent=if_absent,
+            if_version=if_version,
+            token=token,
+        )
+        with rpc_errors():
+            resp = await self._stub.Put(req, timeout=self._timeout)
+        return int(resp.version)
+
+    async def batch_put(
+        self, entries: Iterable[PutEntry], *, token: IdempotencyToken | None = None
+    ) -> list[int]:
+        req = w.batch_put_request(self.namespace, entries, token)
+        with rpc_errors():
+            resp = await self._stub.BatchPut(req, timeout=self._timeout)
+        return list(resp.versions)
+
+    async def delete(
+        self, key: Key, *, if_version: int = 0, token: IdempotencyToken | None = None
+    ) -> bool:
+        req = w.delete_request(self.namespace, key, if_version, token)
+        with rpc_errors():
+            resp = await self._stub.Delete(req, timeout=self._timeout)
+        return bool(resp.deleted)
+
+    async def batch_delete(
+        self, keys: Iterable[Key], *, token: IdempotencyToken | None = None
+    ) -> int:
+        req = w.batch_delete_request(self.namespace, keys, token)
+        with rpc_errors():
+            resp = await self._stub.BatchDelete(req, timeout=self._timeout)
+        return int(resp.deleted_count)
+
+    async def scan(
+        self,
+        *,
+        prefix: Key | None = None,
+        start: Key | None = None,
+        end: Key | None = None,
+        limit: int = 0,
+        limit_bytes: int = 0,
+        page_token: str = "",
+    ) -> Page[Item]:
+        req = w.scan_request(
+            self.namespace,
+            prefix=prefix,
+            start=start,
+            end=end,
+            limit=limit,
+            limit_bytes=limit_bytes,
+            page_token=page_token,
+        )
+        with rpc_errors():
+            resp = await self._stub.Scan(req, timeout=self._timeout)
+        return w.parse_scan(resp)
+
+    async def scan_all(
+        self,
+        *,
+        prefix: Key | None = None,
+        start: Key | None = None,
+        end: Key | None = None,
+        limit: int = 0,
+        limit_bytes: int = 0,
+    ) -> AsyncIterator[Item]:
+        """`async for item in kv.scan_all(...)` (not awaited: an async generator)."""
+        token = ""
+        while True:
+            page = await self.scan(
+                prefix=prefix,
+                start=start,
+                end=end,
+                limit=limit,
+                limit_bytes=limit_bytes,
+                page_token=token,
+            )
+            for item in page.items:
+                yield item
+            token = page.next_page_token
+            if not token:
+                return
+
+
+class AsyncTimeSeriesClient:
+    def __init__(self, stub: Any, namespace: str, timeout: float | None) -> None:
+        self._stub = stub
+        self.namespace = namespace
+        self._timeout = timeout
+
+    async def append(self, events: Iterable[Event]) -> AppendResult:
+        req = w.append_request(self.namespace, events)
+        with rpc_errors():
+            resp = await self._stub.Append(req, timeout=self._timeout)
+        return w.parse_append(resp)
+
+    async def query(
+        self,
+        series_id: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        tags: Mapping[str, str] | None = None,
+        descending: bool = False,
+        limit: int = 0,
+        page_token: str = "",
+    ) -> Page[Event]:
+        req = w.query_request(
+            self.namespace,
+            series_id,
+            start=start,
+            end=end,
+            tags=tags,
+            descending=descending,
+            limit=limit,
+            page_token=page_token,
+        )
+        with rpc_errors():
+            resp = await self._stub.Query(req, timeout=self._timeout)
+        return w.parse_query(resp)
+
+    async def query_all(
+        self,
+        series_id: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        tags: Mapping[str, str] | None = None,
+        descending: bool = False,
+        limit: int = 0,
+    ) -> AsyncIterator[Event]:
+        token = ""
+        while True:
+            page = await self.query(
+                series_id,
+                start=start,
+                end=end,
+                tags=tags,
+                descending=descending,
+                limit=limit,
+                page_token=token,
+            )
+            for event in page.items:
+                yield event
+            token = page.next_page_token
+            if not token:
+                return
+
+    async def aggregate(
+        self,
+        series_id: str,
+        *,
+        start: datetime,
+        end: datetime,
+        bucket_width: Ttl,
+        tags: Mapping[str, str] | None = None,
+    ) -> list[Bucket]:
+        req = w.aggregate_request(
+            self.namespace, series_id, start=start, end=end, bucket_width=bucket_width, tags=tags
+        )
+        with rpc_errors():
+            resp = await self._stub.Aggregate(req, timeout=self._timeout)
+        return w.parse_aggregate(resp)
+
+    async def tail(
+        self,
+        series_id: str,
+        *,
+        from_time: datetime | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> AsyncTailStream:
+        """`async with await ts.tail(...) as stream: async for event in stream: ...`"""
+        req = w.tail_request(self.namespace, series_id, from_time=from_time, tags=tags)
+        stream = AsyncTailStream(self._stub.Tail(req))
+        await stream.wait_ready(TAIL_READY_TIMEOUT)
+        return stream
+
+
+class AsyncTailStream:
+    def __init__(self, call: Any) -> None:
+        self._call = call
+        self._cancelled = False
+
+    async def wait_ready(self, timeout: float) -> None:
+        """Wait for the response headers (the server has subscribed), at most `timeout`."""
+        # shield: a timeout must not cancel the shared metadata future of the call.
+        try:
+            await asyncio.wait_for(asyncio.shield(self._call.initial_metadata()), timeout)
+        except TimeoutError:
+            return
+        if self._call.done():
+            code = await self._call.code()
+            if code != grpc.StatusCode.OK:
+                raise error_for_status(code, await self._call.details())
+
+    async def __aiter__(self) -> AsyncIterator[Event]:
+        try:
+            async for msg in self._call:
+                yield w.event_from_proto(msg)
+        except grpc.RpcError as err:
+            if self._cancelled and err.code() == grpc.StatusCode.CANCELLED:
+                return
+            raise from_rpc_error(err) from err
+        except asyncio.CancelledError:
+            # grpc.aio surfaces a locally cancelled call as CancelledError.
+            if not self._cancelled:
+                raise
+
+    def cancel(self) -> None:
+        self._cancelled = True
+        self._call.cancel()
+
+    async def __aenter__(self) -> AsyncTailStream:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.cancel()

@@ -1,0 +1,291 @@
+"""The `prism serve` configuration: YAML (or a dict) validated into dataclasses.
+
+Every error is a prism.errors.ConfigError whose message starts with the path
+of the offending field, e.g. "namespaces[1].limits.max_key_bytes: ...", so an
+operator can fix the file without reading code.
+
+Precedence: `overrides` (the CLI flags) > the file > built-in defaults. The
+data directory defaults to $PRISM_DATA_DIR, else $XDG_DATA_HOME/prism, else
+~/.local/share/prism; a relative data_dir in a file is relative to that file,
+and a relative SQLite `config.path` is relative to the data directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from prism.errors import ConfigError
+
+PATTERNS = ("keyvalue", "timeseries")
+MEMORY_BACKEND = "memory"  # native Rust; every other backend is a Python plugin
+_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    listen: str = "127.0.0.1:8980"
+    metrics_listen: str = "127.0.0.1:9464"
+    max_concurrency: int = 1024
+    default_deadline_ms: int = 30000
+    shutdown_grace_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_key_bytes: int = 1024
+    max_value_bytes: int = 1048576
+    max_batch_items: int = 1000
+    max_page_items: int = 10000
+    max_page_bytes: int = 4194304
+    default_page_items: int = 100
+    default_page_bytes: int = 1048576
+
+
+@dataclass(frozen=True)
+class NamespaceConfig:
+    name: str
+    patterns: tuple[str, ...]
+    backend: str
+    # Backend config for the Python plugin; never sent to the Rust core.
+    config: dict[str, Any] = field(default_factory=dict)
+    limits: Limits = field(default_factory=Limits)
+
+
+@dataclass(frozen=True)
+class Config:
+    server: ServerConfig
+    data_dir: Path
+    namespaces: tuple[NamespaceConfig, ...]
+    source: Path | None = None  # the file it came from, if any
+
+    def to_core_json(self) -> str:
+        """The JSON `prism._core.Proxy` takes: server settings and namespaces with full limits."""
+        return json.dumps(
+            {
+                "server": asdict(self.server),
+                "namespaces": [
+                    {
+                        "name": ns.name,
+                        "patterns": list(ns.patterns),
+                        "backend": ns.backend,
+                        "limits": asdict(ns.limits),
+                    }
+                    for ns in self.namespaces
+                ],
+            }
+        )
+
+
+def default_data_dir(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    if env.get("PRISM_DATA_DIR"):
+        return Path(env["PRISM_DATA_DIR"]).expanduser()
+    if env.get("XDG_DATA_HOME"):
+        return Path(env["XDG_DATA_HOME"]).expanduser() / "prism"
+    return Path("~/.local/share/prism").expanduser()
+
+
+def load_config(
+    source: str | Path | Mapping[str, Any] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Load from a YAML file, a dict, or nothing (the embedded default), then apply overrides.
+
+    `overrides` is a nested dict in the file's shape, e.g. {"server": {"listen": "..."}};
+    it is merged over the file and validated with it.
+    """
+    path: Path | None = None
+    if source is None:
+        data: Any = {}
+    elif isinstance(source, Mapping):
+        data = dict(source)
+    else:
+        path = Path(source).expanduser().absolute()
+        data = _read_yaml(path)
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{path or 'config'}: the top level must be a mapping")
+    merged = _merge(data, overrides or {})
+    base_dir = path.parent if path else Path.cwd().absolute()
+    return _parse(merged, base_dir=base_dir, source=path)
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read: {err.strerror or err}") from err
+    try:
+        return yaml.safe_load(text) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: invalid YAML: {err}") from err
+
+
+def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep merge of mappings; anything else in `over` (lists included) replaces."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+# ---- validation -------------------------------------------------------------------
+
+
+def _parse(data: Mapping[str, Any], *, base_dir: Path, source: Path | None) -> Config:
+    _check_keys(data, {"server", "data_dir", "namespaces"}, "")
+    server = _parse_server(data.get("server", {}))
+    data_dir = _parse_data_dir(data.get("data_dir"), base_dir)
+    raw_namespaces = data.get("namespaces")
+    if raw_namespaces is None:
+        # The embedded default: one namespace serving both patterns on SQLite.
+        raw_namespaces = [{"name": "default", "patterns": list(PATTERNS), "backend": "sqlite"}]
+    if not isinstance(raw_namespaces, list) or not raw_namespaces:
+        raise ConfigError("namespaces: must be a non-empty list of namespaces")
+    namespaces: list[NamespaceConfig] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(raw_namespaces):
+        ns = _parse_namespace(raw, f"namespaces[{i}]", data_dir)
+        if ns.name in seen:
+            raise ConfigError(f"namespaces[{i}].name: duplicate namespace name {ns.name!r}")
+        seen.add(ns.name)
+        namespaces.append(ns)
+    return Config(server=server, data_dir=data_dir, namespaces=tuple(namespaces), source=source)
+
+
+def _parse_server(raw: Any) -> ServerConfig:
+    path = "server"
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{path}: must be a mapping")
+    _check_keys(raw, {f.name for f in fields(ServerConfig)}, path)
+    defaults = ServerConfig()
+    shutdown_grace = raw.get("shutdown_grace_s", defaults.shutdown_grace_s)
+    if not _is_number(shutdown_grace) or shutdown_grace < 0:
+        raise ConfigError(f"{path}.shutdown_grace_s: must be a non-negative number of seconds")
+    return ServerConfig(
+        listen=_address(raw.get("listen", defaults.listen), f"{path}.listen"),
+        metrics_listen=_address(
+            raw.get("metrics_listen", defaults.metrics_listen), f"{path}.metrics_listen"
+        ),
+        max_concurrency=_positive_int(
+            raw.get("max_concurrency", defaults.max_concurrency), f"{path}.max_concurrency"
+        ),
+        default_deadline_ms=_positive_int(
+            raw.get("default_deadline_ms", defaults.default_deadline_ms),
+            f"{path}.default_deadline_ms",
+        ),
+        shutdown_grace_s=float(shutdown_grace),
+    )
+
+
+def _parse_data_dir(raw: Any, base_dir: Path) -> Path:
+    if raw is None:
+        return default_data_dir().absolute()
+    if not isinstance(raw, str | Path) or not str(raw):
+        raise ConfigError("data_dir: must be a directory path")
+    return base_dir / Path(raw).expanduser()  # `/` keeps an absolute right-hand side as is
+
+
+def _parse_namespace(raw: Any, path: str, data_dir: Path) -> NamespaceConfig:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{path}: must be a mapping with name, patterns and backend")
+    _check_keys(raw, {"name", "patterns", "backend", "config", "limits"}, path)
+    if "name" not in raw:
+        raise ConfigError(f"{path}.name: is required")
+    name = _name(raw["name"], f"{path}.name")
+    patterns = raw.get("patterns", list(PATTERNS))
+    if not isinstance(patterns, list) or not patterns:
+        raise ConfigError(f"{path}.patterns: must be a non-empty list, e.g. [keyvalue]")
+    for j, pattern in enumerate(patterns):
+        if pattern not in PATTERNS:
+            raise ConfigError(
+                f"{path}.patterns[{j}]: unknown pattern {pattern!r} "
+                f"(expected one of {', '.join(PATTERNS)})"
+            )
+    if len(set(patterns)) != len(patterns):
+        raise ConfigError(f"{path}.patterns: lists a pattern twice")
+    backend = _name(raw.get("backend", "sqlite"), f"{path}.backend")
+    config = raw.get("config") or {}
+    if not isinstance(config, Mapping):
+        raise ConfigError(f"{path}.config: must be a mapping")
+    config = dict(config)
+    if backend == MEMORY_BACKEND and config:
+        raise ConfigError(f"{path}.config: the memory backend takes no config")
+    if backend == "sqlite":
+        # Each SQLite namespace gets its own file in the data directory by default,
+        # and a relative path is taken inside the data directory too.
+        sqlite_path = config.get("path", f"{name}.db")
+        if not isinstance(sqlite_path, str) or not sqlite_path:
+            raise ConfigError(f"{path}.config.path: must be a file path")
+        if sqlite_path != ":memory:":
+            config["path"] = str(data_dir / Path(sqlite_path).expanduser())
+    limits = _parse_limits(raw.get("limits", {}), f"{path}.limits")
+    return NamespaceConfig(
+        name=name, patterns=tuple(patterns), backend=backend, config=config, limits=limits
+    )
+
+
+def _parse_limits(raw: Any, path: str) -> Limits:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{path}: must be a mapping")
+    _check_keys(raw, {f.name for f in fields(Limits)}, path)
+    for key, value in raw.items():
+        _positive_int(value, f"{path}.{key}")
+    limits = Limits(**raw)
+    for default_key, max_key in (
+        ("default_page_items", "max_page_items"),
+        ("default_page_bytes", "max_page_bytes"),
+    ):
+        if getattr(limits, default_key) > getattr(limits, max_key):
+            raise ConfigError(
+                f"{path}.{default_key}: must not exceed {max_key} ({getattr(limits, max_key)})"
+            )
+    return limits
+
+
+# ---- field checks ---------------------------------------------------------------------
+
+
+def _check_keys(raw: Mapping[str, Any], allowed: set[str], path: str) -> None:
+    for key in raw:
+        if key not in allowed:
+            where = f"{path}.{key}" if path else str(key)
+            raise ConfigError(
+                f"{where}: unknown key (expected one of {', '.join(sorted(allowed))})"
+            )
+
+
+def _is_number(value: Any) -> bool:
+    # bool is an int subclass; `true` for a number is a mistake, not 1.
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _positive_int(value: Any, path: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ConfigError(f"{path}: must be a positive integer")
+    return value
+
+
+def _name(value: Any, path: str) -> str:
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
+        raise ConfigError(f"{path}: must be 1-128 characters of A-Z a-z 0-9 _ . -")
+    return value
+
+
+def _address(value: Any, path: str) -> str:
+    """HOST:PORT with a port in 0..65535 (0 picks a free port); IPv6 hosts in brackets."""
+    if isinstance(value, str):
+        host, sep, port = value.rpartition(":")
+        if sep and host and port.isdigit() and int(port) <= 65535:
+            return value
+    raise ConfigError(f"{path}: must be HOST:PORT, e.g. 127.0.0.1:8980")
