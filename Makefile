@@ -35,7 +35,7 @@ dev: install ## Alias of install
 run: install ## Run the gateway on its embedded SQLite default (127.0.0.1:8980)
 	$(VENV)/bin/prism serve
 
-test: install test-rust test-python ## Run the whole test suite (cargo + pytest)
+test: install check-codegen lint test-rust test-python ## The whole suite: codegen check, lint, cargo tests, pytest
 
 test-rust: ## cargo tests of the engine (layers, status mapping, backends)
 	cargo test --workspace --quiet
@@ -49,12 +49,11 @@ lint: install ## ruff, mypy, clippy -D warnings, docs validation
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(PY) tooling/validate_docs.py
 
-codegen: ## Regenerate code from proto/ (Python stubs; Rust is generated at build time)
+codegen: install ## Regenerate code from proto/ (Python stubs; Rust is generated at build time)
 	$(PY) tooling/codegen/python_stubs.py
 
-check-codegen: codegen ## Fail if regenerating changes any committed file
-	@git diff --exit-code -- python/ || (echo "generated files are stale: run 'make codegen' and commit" && exit 1)
-	@test -z "$$(git status --porcelain -- python/ | grep '^??')" || (echo "untracked generated files: run 'make codegen' and commit" && git status --porcelain -- python/ && exit 1)
+check-codegen: install ## Fail if regenerating from proto/ would change any generated file
+	$(PY) tooling/codegen/python_stubs.py --check
 
 bench: ## Benchmarks land with issue 6; today: the bridge crossing microbenchmark
 	@echo "make bench: the lane benchmark (T, A, B, D, E, W, TS) is issue 6's work."

@@ -42,9 +42,10 @@ class Proxy:
     def shutdown(self, grace_seconds: float = 10.0) -> None:
         """Stop accepting, let in-flight requests finish (up to the grace), then stop."""
 
-def bridge_microbench(mode: str, requests: int, batch: int) -> float:
-    """Measure one Rust-to-Python crossing strategy; returns nanoseconds per request.
+def bridge_microbench(bridge: Bridge, requests: int, concurrency: int = 1) -> float:
+    """Send `requests` noop calls through `bridge` from tokio tasks, `concurrency` in
+    flight; a PluginHost must be draining the bridge. Returns nanoseconds per request."""
 
-    mode is "attach_per_request" (a tokio worker attaches to Python per request) or
-    "dedicated_thread" (requests queued to a host thread that drains `batch` at a time).
-    """
+def attach_microbench(function: Any, requests: int, concurrency: int = 1) -> float:
+    """Each of `requests` calls attaches a tokio worker thread to Python and calls
+    `function()`; `concurrency` in flight. Returns nanoseconds per request."""

@@ -260,8 +260,9 @@ def test_start_failure_names_the_namespace(bridge: PipeBridge, tmp_path: Path) -
 
 
 def test_real_bridge_smoke(tmp_path: Path) -> None:
-    core = pytest.importorskip("prism._core")
-    bridge = core.Bridge()
+    from prism import _core
+
+    bridge = _core.Bridge()
     h = PluginHost(bridge, {"kv": SqlitePlugin("kv", {"path": str(tmp_path / "kv.db")})})
     h.start()
     assert h.health() == {"kv": True}
