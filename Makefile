@@ -49,11 +49,11 @@ lint: install ## ruff, mypy, clippy -D warnings, docs validation
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(PY) tooling/validate_docs.py
 
-codegen: install ## Regenerate code from proto/ (Python stubs; Rust is generated at build time)
-	$(PY) tooling/codegen/python_stubs.py
+codegen: install ## Regenerate code from proto/ (Python stubs, plugin metadata, Rust route table)
+	$(PY) tooling/codegen/run.py
 
 check-codegen: install ## Fail if regenerating from proto/ would change any generated file
-	$(PY) tooling/codegen/python_stubs.py --check
+	$(PY) tooling/codegen/run.py --check
 
 bench: ## Benchmarks land with issue 6; today: the bridge crossing microbenchmark
 	@echo "make bench: the lane benchmark (T, A, B, D, E, W, TS) is issue 6's work."

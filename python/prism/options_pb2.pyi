@@ -75,6 +75,10 @@ CACHEABLE_FIELD_NUMBER: _ClassVar[int]
 cacheable: _descriptor.FieldDescriptor
 CAPABILITY_FIELD_NUMBER: _ClassVar[int]
 capability: _descriptor.FieldDescriptor
+PLUGIN_OP_FIELD_NUMBER: _ClassVar[int]
+plugin_op: _descriptor.FieldDescriptor
+CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
+capabilities: _descriptor.FieldDescriptor
 
 class CachePolicy(_message.Message):
     __slots__ = ("enabled", "max_entries", "max_bytes", "ttl_seconds")
@@ -93,6 +97,14 @@ class Retention(_message.Message):
     DAYS_FIELD_NUMBER: _ClassVar[int]
     days: int
     def __init__(self, days: _Optional[int] = ...) -> None: ...
+
+class PluginOp(_message.Message):
+    __slots__ = ("op", "method")
+    OP_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    op: str
+    method: str
+    def __init__(self, op: _Optional[str] = ..., method: _Optional[str] = ...) -> None: ...
 
 class Validation(_message.Message):
     __slots__ = ("regex", "format")

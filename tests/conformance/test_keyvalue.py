@@ -16,7 +16,7 @@ import pytest
 from helpers import MAX_VALUE_BYTES, unique
 from helpers.claims import Target, assert_refused
 from helpers.kvdata import bulk_put, page_bytes, scan_pages
-from prism.client import IdempotencyToken, PutEntry
+from prism.client import IdempotencyToken, Page, PutEntry
 from prism.errors import AlreadyExists, FailedPrecondition
 
 core = pytest.mark.capability("keyvalue", "core")
@@ -236,13 +236,25 @@ def test_scan_10k_keys_each_exactly_once_while_writing(kv: Any, target: Target) 
 
     thread = threading.Thread(target=writer, daemon=True)
     thread.start()
+    pages: list[Page] = []
     try:
-        pages = scan_pages(kv, prefix=prefix, limit=500)
+        token = ""
+        while True:
+            page = kv.scan(prefix=prefix, limit=500, page_token=token)
+            pages.append(page)
+            token = page.next_page_token
+            if not token:
+                break
+            # The scan is fast: between every two pages, let the writer land new keys
+            # (random positions inside the prefix, before and after the cursor, and outside).
+            want, deadline = len(written) + 9, time.monotonic() + 10
+            while len(written) < want and not errors and time.monotonic() < deadline:
+                time.sleep(0.001)
     finally:
         stop.set()
         thread.join(timeout=30)
     assert not errors, f"concurrent writer failed: {errors[0]!r}"
-    assert len(written) > 3, "the writer did not overlap the scan"
+    assert len(written) >= 9 * (len(pages) - 1), "the writer did not overlap the scan"
 
     seen = [i.key for page in pages for i in page.items]
     assert all(len(page.items) <= 500 for page in pages)

@@ -23,7 +23,7 @@ def test_async_client_round_trip(server: ServerProcess, ns: str) -> None:
             versions = await asyncio.gather(*(kv.put(k, k.encode()) for k in keys))
             assert len(set(versions)) == 50, "concurrent puts share a version"
             items = await asyncio.gather(*(kv.get(k) for k in keys))
-            assert [(i.value, i.version) for i in items] == [
+            assert [(i.value, i.version) if i else None for i in items] == [
                 (k.encode(), v) for k, v in zip(keys, versions, strict=True)
             ]
             with pytest.raises(AlreadyExists):

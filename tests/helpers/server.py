@@ -95,7 +95,10 @@ def encode_health_request(service: str = "") -> bytes:
 def health_status(address: str, service: str = "", timeout: float = 2.0) -> int:
     """Ask the server's health service; raises grpc.RpcError when it does not answer."""
     with grpc.insecure_channel(address) as channel:
-        check = channel.unary_unary(HEALTH_CHECK)  # no serializers: bytes in, bytes out
+        # No serializers: raw bytes in, raw bytes out.
+        check = channel.unary_unary(
+            HEALTH_CHECK, request_serializer=None, response_deserializer=None
+        )
         return decode_health_status(check(encode_health_request(service), timeout=timeout))
 
 

@@ -66,11 +66,14 @@ class TailCollector:
         while time.monotonic() < deadline:
             probe = Event(series_id, datetime.now(UTC), tags={**(tags or {}), PROBE_TAG: "1"})
             ts.append([probe])
-            pid = probe.event_id
-            if self.wait_for(lambda evs, pid=pid: any(e.event_id == pid for e in evs), 0.3):
+            if self.wait_for(self._has_event(probe.event_id), 0.3):
                 return
             self.raise_error()
         raise AssertionError(f"tail received no probe within {timeout}s")
+
+    @staticmethod
+    def _has_event(event_id: str) -> Callable[[list[Event]], bool]:
+        return lambda events: any(e.event_id == event_id for e in events)
 
     def raise_error(self) -> None:
         if self.error is not None:

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use crate::pb::{kv, ts};
 use crate::registry::Namespace;
+use crate::routes_generated::{self, Route};
 
 /// A data API that a namespace can serve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
@@ -77,6 +78,32 @@ impl Method {
             Method::TsAggregate => "TimeSeries/Aggregate",
             Method::TsTail => "TimeSeries/Tail",
         }
+    }
+
+    /// The full gRPC path, e.g. `/prism.keyvalue.v1.KeyValue/Get`.
+    pub fn path(self) -> &'static str {
+        match self {
+            Method::KvGet => "/prism.keyvalue.v1.KeyValue/Get",
+            Method::KvBatchGet => "/prism.keyvalue.v1.KeyValue/BatchGet",
+            Method::KvExists => "/prism.keyvalue.v1.KeyValue/Exists",
+            Method::KvPut => "/prism.keyvalue.v1.KeyValue/Put",
+            Method::KvBatchPut => "/prism.keyvalue.v1.KeyValue/BatchPut",
+            Method::KvDelete => "/prism.keyvalue.v1.KeyValue/Delete",
+            Method::KvBatchDelete => "/prism.keyvalue.v1.KeyValue/BatchDelete",
+            Method::KvScan => "/prism.keyvalue.v1.KeyValue/Scan",
+            Method::TsAppend => "/prism.timeseries.v1.TimeSeries/Append",
+            Method::TsQuery => "/prism.timeseries.v1.TimeSeries/Query",
+            Method::TsAggregate => "/prism.timeseries.v1.TimeSeries/Aggregate",
+            Method::TsTail => "/prism.timeseries.v1.TimeSeries/Tail",
+        }
+    }
+
+    /// What the protos' `prism.*` options say about this method: the permission it
+    /// needs, whether it may be retried or cached, the capability it needs
+    /// (generated into `routes_generated.rs` by `make codegen`).
+    pub fn route(self) -> &'static Route {
+        // Cannot fail for long: tests/routes.rs checks every Method has a route.
+        routes_generated::route(self.path()).expect("every Method has a generated route")
     }
 
     pub fn pattern(self) -> Pattern {

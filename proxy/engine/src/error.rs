@@ -12,8 +12,9 @@ pub enum PrismError {
     /// A condition of the request does not hold (version mismatch, wrong pattern).
     #[error("{0}")]
     FailedPrecondition(String),
-    /// `field` is the request field to fix, in proto path form (`entries[2].key`).
-    #[error("{field}: {message}")]
+    /// `field` is the request field to fix, in proto path form (`entries[2].key`);
+    /// `message` names it too (see `invalid`), so the status text stands alone.
+    #[error("{message}")]
     InvalidArgument { field: String, message: String },
     #[error("{message}")]
     ResourceExhausted { message: String, retry_after: Option<Duration> },
@@ -33,8 +34,15 @@ pub enum PrismError {
 }
 
 impl PrismError {
+    /// An INVALID_ARGUMENT whose message is prefixed with the field unless it names it.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::InvalidArgument { field: field.into(), message: message.into() }
+        let (field, message) = (field.into(), message.into());
+        let message = if field.is_empty() || message.contains(field.as_str()) {
+            message
+        } else {
+            format!("{field}: {message}")
+        };
+        Self::InvalidArgument { field, message }
     }
 
     /// Canonical lower-case code, shared with the Python side (`prism.errors`).

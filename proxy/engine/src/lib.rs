@@ -17,6 +17,7 @@ pub mod page_token;
 pub mod pb;
 pub mod registry;
 pub mod rescue;
+pub mod routes_generated;
 pub mod server;
 pub mod services;
 pub mod stack;

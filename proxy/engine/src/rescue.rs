@@ -13,11 +13,11 @@ impl From<PrismError> for Status {
             PrismError::NotFound(_) => Status::new(Code::NotFound, message),
             PrismError::AlreadyExists(_) => Status::new(Code::AlreadyExists, message),
             PrismError::FailedPrecondition(_) => Status::new(Code::FailedPrecondition, message),
-            PrismError::InvalidArgument { field, message: description } => {
+            PrismError::InvalidArgument { field, message } => {
                 if field.is_empty() {
-                    return Status::new(Code::InvalidArgument, description);
+                    return Status::new(Code::InvalidArgument, message);
                 }
-                let details = ErrorDetails::with_bad_request_violation(field, description);
+                let details = ErrorDetails::with_bad_request_violation(field, message.clone());
                 Status::with_error_details(Code::InvalidArgument, message, details)
             }
             PrismError::ResourceExhausted { retry_after, .. } => match retry_after {

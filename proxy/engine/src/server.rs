@@ -19,6 +19,7 @@ use crate::metrics::Metrics;
 use crate::pb::{kv, ts, FILE_DESCRIPTOR_SET};
 use crate::registry::Registry;
 use crate::services::{KeyValueService, TimeSeriesService};
+use crate::tail::TailHub;
 use crate::PrismError;
 
 /// Largest message accepted or sent; batches and pages are bounded by limits.
@@ -42,6 +43,7 @@ pub struct Server {
     metrics: Arc<Metrics>,
     bridge: Option<Arc<BridgeQueue>>,
     shutdown: watch::Sender<bool>,
+    tails: Arc<TailHub>,
     grpc_task: Option<JoinHandle<()>>,
     pub grpc_addr: SocketAddr,
     pub metrics_addr: SocketAddr,
@@ -76,7 +78,14 @@ impl Server {
         let runtime = builder.build().map_err(StartError::Runtime)?;
 
         let shed = LoadShedLayer::new(config.server.max_concurrency);
-        let stack = crate::stack::build(&config.server, registry.clone(), metrics.clone(), shed.clone());
+        let tails = Arc::new(TailHub::new());
+        let stack = crate::stack::build(
+            &config.server,
+            registry.clone(),
+            metrics.clone(),
+            shed.clone(),
+            tails.clone(),
+        );
         let (shutdown, shutdown_rx) = watch::channel(false);
 
         let reflection_v1 = tonic_reflection::server::Builder::configure()
@@ -144,6 +153,7 @@ impl Server {
             metrics,
             bridge,
             shutdown,
+            tails,
             grpc_task: Some(grpc_task),
             grpc_addr,
             metrics_addr,
@@ -172,6 +182,7 @@ impl Server {
     /// Stops accepting, waits up to `grace` for in-flight requests, then stops.
     pub fn shutdown(&mut self, grace: Duration) {
         let _ = self.shutdown.send(true);
+        self.tails.close();
         if let (Some(runtime), Some(task)) = (self.runtime.as_ref(), self.grpc_task.take()) {
             let _ = runtime.block_on(async { tokio::time::timeout(grace, task).await });
         }

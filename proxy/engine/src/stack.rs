@@ -17,6 +17,7 @@ use crate::layers::metrics::MetricsLayer;
 use crate::layers::namespace::NamespaceLayer;
 use crate::metrics::Metrics;
 use crate::registry::Registry;
+use crate::tail::TailHub;
 use crate::PrismError;
 
 pub type CallStack = BoxCloneSyncService<Call, Reply, PrismError>;
@@ -26,6 +27,7 @@ pub fn build(
     registry: Arc<Registry>,
     metrics: Arc<Metrics>,
     shed: LoadShedLayer,
+    tails: Arc<TailHub>,
 ) -> CallStack {
     let stack = ServiceBuilder::new()
         // Outermost, so every outcome is counted: shed, timed out and refused calls too.
@@ -38,6 +40,6 @@ pub fn build(
         .layer(NamespaceLayer::new(registry))
         // Last check before the backend: a refused request has written nothing.
         .layer(LimitsLayer)
-        .service(Dispatch::new());
+        .service(Dispatch::new(tails));
     BoxCloneSyncService::new(stack)
 }

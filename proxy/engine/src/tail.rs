@@ -13,9 +13,13 @@ use crate::backend::Event;
 /// Events buffered per series before a slow tail is told it fell behind.
 const CAPACITY: usize = 4096;
 
+/// (namespace, series id)
+type SeriesKey = (String, String);
+
 #[derive(Default)]
 pub struct TailHub {
-    channels: Mutex<HashMap<(String, String), broadcast::Sender<Arc<Event>>>>,
+    channels: Mutex<HashMap<SeriesKey, broadcast::Sender<Arc<Event>>>>,
+    closed: std::sync::atomic::AtomicBool,
 }
 
 impl TailHub {
@@ -23,8 +27,12 @@ impl TailHub {
         Self::default()
     }
 
+    /// A receiver of the series' appends; already closed once the hub is closed.
     pub fn subscribe(&self, namespace: &str, series_id: &str) -> broadcast::Receiver<Arc<Event>> {
         let mut channels = self.channels.lock();
+        if self.closed.load(std::sync::atomic::Ordering::Acquire) {
+            return broadcast::channel(1).1;
+        }
         channels
             .entry((namespace.to_string(), series_id.to_string()))
             .or_insert_with(|| broadcast::channel(CAPACITY).0)
@@ -44,5 +52,12 @@ impl TailHub {
                 }
             }
         }
+    }
+
+    /// Ends every tail: streams are not in-flight work, so shutdown does not wait
+    /// for them. Tails see the close and end with UNAVAILABLE.
+    pub fn close(&self) {
+        self.closed.store(true, std::sync::atomic::Ordering::Release);
+        self.channels.lock().clear();
     }
 }

@@ -12,10 +12,13 @@ use parking_lot::RwLock;
 use super::*;
 use crate::time::now_ms;
 
+/// One series' events keyed by (event time ns, event id).
+type SeriesEvents = BTreeMap<(i64, String), Event>;
+
 #[derive(Default)]
 pub struct MemoryBackend {
     items: RwLock<BTreeMap<Bytes, Item>>,
-    series: RwLock<HashMap<String, BTreeMap<(i64, String), Event>>>,
+    series: RwLock<HashMap<String, SeriesEvents>>,
     /// Namespace-wide version counter: versions are never reused.
     version: AtomicU64,
 }
@@ -127,11 +130,12 @@ impl Backend for MemoryBackend {
         for event in events {
             let events = series.entry(event.series_id.clone()).or_default();
             let position = (event.time_ns, event.event_id.clone());
-            if events.contains_key(&position) {
-                outcome.duplicates += 1;
-            } else {
-                events.insert(position, event);
-                outcome.appended += 1;
+            match events.entry(position) {
+                std::collections::btree_map::Entry::Occupied(_) => outcome.duplicates += 1,
+                std::collections::btree_map::Entry::Vacant(slot) => {
+                    slot.insert(event);
+                    outcome.appended += 1;
+                }
             }
         }
         Ok(outcome)

@@ -24,8 +24,8 @@ pub struct Dispatch {
 }
 
 impl Dispatch {
-    pub fn new() -> Self {
-        Self::default()
+    pub fn new(tails: Arc<TailHub>) -> Self {
+        Self { idempotency: Arc::default(), tails }
     }
 }
 

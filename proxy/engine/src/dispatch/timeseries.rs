@@ -163,7 +163,11 @@ fn tail(ns: &Namespace, r: ts::TailRequest, tails: &TailHub) -> crate::call::Eve
                     let _ = tx.send(Err(tonic::Status::resource_exhausted(message))).await;
                     return;
                 }
-                Err(broadcast::error::RecvError::Closed) => return,
+                Err(broadcast::error::RecvError::Closed) => {
+                    let message = "the server is shutting down; reconnect the tail elsewhere";
+                    let _ = tx.send(Err(tonic::Status::unavailable(message))).await;
+                    return;
+                }
             }
         }
     });

@@ -23,14 +23,19 @@ pub enum LimitError {
     Invalid { field: String, message: String },
 }
 
-impl From<LimitError> for PrismError {
-    fn from(err: LimitError) -> Self {
-        let field = match &err {
+impl LimitError {
+    pub fn field(&self) -> &str {
+        match self {
             LimitError::Empty { field }
             | LimitError::TooLarge { field, .. }
-            | LimitError::Invalid { field, .. } => field.clone(),
-        };
-        PrismError::invalid(field, err.to_string())
+            | LimitError::Invalid { field, .. } => field,
+        }
+    }
+}
+
+impl From<LimitError> for PrismError {
+    fn from(err: LimitError) -> Self {
+        PrismError::invalid(err.field(), err.to_string())
     }
 }
 
@@ -233,9 +238,10 @@ pub fn check(request: &Request, limits: &Limits) -> Result<(), LimitError> {
             if width <= 0 {
                 return Err(invalid("bucket_width", "must be a positive duration"));
             }
-            let span = timestamp_to_ns(r.end.as_ref().expect("checked"))
-                - timestamp_to_ns(r.start.as_ref().expect("checked"));
-            if span as i128 / width > MAX_BUCKETS {
+            // In i128: two far-apart i64 nanosecond bounds overflow an i64 difference.
+            let span = timestamp_to_ns(r.end.as_ref().expect("checked")) as i128
+                - timestamp_to_ns(r.start.as_ref().expect("checked")) as i128;
+            if span / width > MAX_BUCKETS {
                 return Err(invalid(
                     "bucket_width",
                     format!("the range holds more than {MAX_BUCKETS} buckets; widen the buckets"),

@@ -12,6 +12,7 @@ use prism_engine::metrics::Metrics;
 use prism_engine::pb::{kv, ts};
 use prism_engine::registry::Registry;
 use prism_engine::stack::{self, CallStack};
+use prism_engine::tail::TailHub;
 use prism_engine::PrismError;
 use tower::ServiceExt;
 
@@ -35,6 +36,7 @@ pub struct Harness {
     pub stack: CallStack,
     pub metrics: Arc<Metrics>,
     pub registry: Arc<Registry>,
+    pub tails: Arc<TailHub>,
 }
 
 impl Harness {
@@ -49,13 +51,15 @@ impl Harness {
     pub fn with(configs: &[NamespaceConfig]) -> Self {
         let registry = registry(configs);
         let metrics = Arc::new(Metrics::new());
+        let tails = Arc::new(TailHub::new());
         let stack = stack::build(
             &ServerConfig::default(),
             registry.clone(),
             metrics.clone(),
             LoadShedLayer::new(64),
+            tails.clone(),
         );
-        Self { stack, metrics, registry }
+        Self { stack, metrics, registry, tails }
     }
 
     pub async fn call(&self, request: Request) -> Result<Reply, PrismError> {

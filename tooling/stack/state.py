@@ -1,0 +1,77 @@
+"""Where the stack lives and what it has started: `<stack dir>/state.json`.
+
+The state file records, per service, the pid and the kernel start time of its process, so
+that a later `status` or `down` (another process, maybe another day) can tell our server
+from an unrelated process that reused the pid. Read-modify-write happens under an flock
+because `up` starts services from several threads and a test may run beside the CLI.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STATE_FILE = "state.json"
+
+
+def stack_dir() -> Path:
+    """`$PRISM_STACK_DIR`, else `<repo>/.prism-stack` (git-ignored)."""
+    override = os.environ.get("PRISM_STACK_DIR")
+    return Path(override).resolve() if override else REPO_ROOT / ".prism-stack"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One started server process."""
+
+    name: str
+    pid: int
+    start_ticks: int  # /proc/<pid>/stat field 22: tells a reused pid apart
+    port: int
+    log: str
+    argv: list[str]
+
+
+@contextmanager
+def _locked(root: Path) -> Iterator[None]:
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".state.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _read(root: Path) -> dict[str, Record]:
+    try:
+        raw = json.loads((root / STATE_FILE).read_text())
+    except FileNotFoundError:
+        return {}
+    return {name: Record(**rec) for name, rec in raw.items()}
+
+
+def load(root: Path) -> dict[str, Record]:
+    if not root.exists():
+        return {}
+    with _locked(root):
+        return _read(root)
+
+
+def put(root: Path, name: str, record: Record | None) -> None:
+    """Record (or, with None, forget) the process of one service."""
+    with _locked(root):
+        records = _read(root)
+        if record is None:
+            records.pop(name, None)
+        else:
+            records[name] = record
+        tmp = root / (STATE_FILE + ".tmp")
+        tmp.write_text(json.dumps({n: asdict(r) for n, r in records.items()}, indent=2) + "\n")
+        tmp.replace(root / STATE_FILE)  # atomic: a reader never sees half a file
