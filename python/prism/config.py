@@ -66,22 +66,25 @@ class Config:
     namespaces: tuple[NamespaceConfig, ...]
     source: Path | None = None  # the file it came from, if any
 
-    def to_core_json(self) -> str:
-        """The JSON `prism._core.Proxy` takes: server settings and namespaces with full limits."""
-        return json.dumps(
-            {
-                "server": asdict(self.server),
-                "namespaces": [
-                    {
-                        "name": ns.name,
-                        "patterns": list(ns.patterns),
-                        "backend": ns.backend,
-                        "limits": asdict(ns.limits),
-                    }
-                    for ns in self.namespaces
-                ],
+    def to_core_json(
+        self, capabilities: Mapping[str, Mapping[str, list[str]]] | None = None
+    ) -> str:
+        """The JSON `prism._core.Proxy` takes: server settings and namespaces with full
+        limits; `capabilities` (namespace -> pattern -> claimed capabilities) comes from
+        the backend plugins, and namespaces without an entry support everything."""
+        capabilities = capabilities or {}
+        namespaces = []
+        for ns in self.namespaces:
+            entry: dict[str, Any] = {
+                "name": ns.name,
+                "patterns": list(ns.patterns),
+                "backend": ns.backend,
+                "limits": asdict(ns.limits),
             }
-        )
+            if ns.name in capabilities:
+                entry["capabilities"] = {p: list(c) for p, c in capabilities[ns.name].items()}
+            namespaces.append(entry)
+        return json.dumps({"server": asdict(self.server), "namespaces": namespaces})
 
 
 def default_data_dir(env: Mapping[str, str] | None = None) -> Path:

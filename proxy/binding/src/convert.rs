@@ -42,9 +42,7 @@ fn tags_to_py<'py>(py: Python<'py>, tags: &BTreeMap<String, String>) -> PyResult
 
 pub fn op_to_py<'py>(py: Python<'py>, op: &BridgeOp) -> PyResult<Bound<'py, PyAny>> {
     Ok(match op {
-        BridgeOp::KvGet(keys) => {
-            PyList::new(py, keys.iter().map(|k| PyBytes::new(py, k)))?.into_any()
-        }
+        BridgeOp::KvGet(keys) => PyList::new(py, keys.iter().map(|k| PyBytes::new(py, k)))?.into_any(),
         BridgeOp::KvPut(entries) => {
             let list = PyList::empty(py);
             for e in entries {
@@ -91,15 +89,11 @@ pub fn op_to_py<'py>(py: Python<'py>, op: &BridgeOp) -> PyResult<Bound<'py, PyAn
         )
             .into_pyobject(py)?
             .into_any(),
-        BridgeOp::TsAggregate(q) => (
-            q.series_id.as_str(),
-            q.start_ns,
-            q.end_ns,
-            q.width_ns,
-            tags_to_py(py, &q.tag_filter)?,
-        )
-            .into_pyobject(py)?
-            .into_any(),
+        BridgeOp::TsAggregate(q) => {
+            (q.series_id.as_str(), q.start_ns, q.end_ns, q.width_ns, tags_to_py(py, &q.tag_filter)?)
+                .into_pyobject(py)?
+                .into_any()
+        }
         BridgeOp::Noop => py.None().into_bound(py),
     })
 }

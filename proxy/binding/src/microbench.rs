@@ -68,9 +68,7 @@ pub fn attach_microbench(
     let function = Arc::new(function);
     drive(py, requests, concurrency, move || {
         let function = function.clone();
-        async move {
-            Python::attach(|py| function.call0(py).map(|_| ()).map_err(|e| e.to_string()))
-        }
+        async move { Python::attach(|py| function.call0(py).map(|_| ()).map_err(|e| e.to_string())) }
     })
 }
 

@@ -3,14 +3,13 @@
 
 use std::time::Duration;
 
-use std::sync::Mutex;
 use prism_engine::config::{NamespaceConfig, ProxyConfig};
 use prism_engine::server::{Server, StartError};
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
+use std::sync::Mutex;
 
 use crate::bridge::Bridge;
-
 
 #[pyclass(module = "prism._core")]
 pub struct Proxy {
@@ -40,8 +39,7 @@ fn start_error(err: StartError) -> PyErr {
 impl Proxy {
     #[new]
     fn new(config_json: &str, bridge: Py<Bridge>) -> PyResult<Self> {
-        let config =
-            ProxyConfig::from_json(config_json).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let config = ProxyConfig::from_json(config_json).map_err(|e| PyValueError::new_err(e.to_string()))?;
         Ok(Self {
             config,
             bridge,

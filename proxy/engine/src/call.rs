@@ -106,11 +106,22 @@ impl Method {
         routes_generated::route(self.path()).expect("every Method has a generated route")
     }
 
+    /// The pattern capability a backend must claim to serve this method
+    /// (the `prism.capability` option of the RPC in the proto).
+    pub fn capability(self) -> &'static str {
+        match self {
+            Method::KvGet | Method::KvExists | Method::KvPut | Method::KvDelete => "core",
+            Method::KvBatchGet | Method::KvBatchPut | Method::KvBatchDelete => "batch",
+            Method::KvScan => "scan",
+            Method::TsAppend | Method::TsQuery => "core",
+            Method::TsAggregate => "aggregate",
+            Method::TsTail => "tail",
+        }
+    }
+
     pub fn pattern(self) -> Pattern {
         match self {
-            Method::TsAppend | Method::TsQuery | Method::TsAggregate | Method::TsTail => {
-                Pattern::TimeSeries
-            }
+            Method::TsAppend | Method::TsQuery | Method::TsAggregate | Method::TsTail => Pattern::TimeSeries,
             _ => Pattern::KeyValue,
         }
     }

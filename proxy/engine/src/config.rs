@@ -2,6 +2,8 @@
 //! Python side validates user-facing YAML; this re-validates what the core
 //! relies on so a bad config can never reach the hot path.
 
+use std::collections::HashMap;
+
 use serde::Deserialize;
 
 use crate::call::Pattern;
@@ -47,6 +49,10 @@ pub struct NamespaceConfig {
     pub backend: String,
     #[serde(default)]
     pub limits: Limits,
+    /// Capabilities the backend claims per pattern; `None` means all of them
+    /// (native backends). Calls needing an unclaimed one are UNIMPLEMENTED.
+    #[serde(default)]
+    pub capabilities: Option<HashMap<Pattern, Vec<String>>>,
 }
 
 /// Per-namespace request limits, enforced by `layers::limits`.

@@ -15,8 +15,8 @@ use crate::call::Method;
 
 /// Histogram bucket upper bounds in microseconds.
 const BUCKETS_US: [u64; 16] = [
-    50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000,
-    1_000_000, 2_500_000, 10_000_000,
+    50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000,
+    2_500_000, 10_000_000,
 ];
 const CODES: usize = 17;
 
@@ -151,10 +151,8 @@ impl Metrics {
                         "prism_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {cumulative}"
                     );
                 }
-                let _ = writeln!(
-                    out,
-                    "prism_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {total}"
-                );
+                let _ =
+                    writeln!(out, "prism_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {total}");
                 let sum = series.sum_us.load(Ordering::Relaxed) as f64 / 1e6;
                 let _ = writeln!(out, "prism_request_duration_seconds_sum{{{labels}}} {sum}");
                 let _ = writeln!(out, "prism_request_duration_seconds_count{{{labels}}} {total}");

@@ -2,7 +2,7 @@
 //! keeps the snapshot it resolved, and backends of unchanged namespaces are
 //! reused so their state (memory data, connections) survives a reload.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -19,6 +19,8 @@ pub struct Namespace {
     pub backend_kind: String,
     pub backend: Arc<dyn Backend>,
     pub limits: Limits,
+    /// Claimed capabilities per pattern; `None`: everything is supported.
+    pub capabilities: Option<HashMap<Pattern, HashSet<String>>>,
     /// Mixed into page-token fingerprints so tokens cannot cross namespaces.
     pub token_salt: u64,
 }
@@ -32,6 +34,13 @@ impl std::fmt::Debug for Namespace {
 impl Namespace {
     pub fn serves(&self, pattern: Pattern) -> bool {
         self.patterns.contains(&pattern)
+    }
+
+    pub fn supports(&self, pattern: Pattern, capability: &str) -> bool {
+        match &self.capabilities {
+            None => true,
+            Some(caps) => caps.get(&pattern).is_some_and(|set| set.contains(capability)),
+        }
     }
 }
 
@@ -70,6 +79,10 @@ impl Registry {
                 backend_kind: config.backend.clone(),
                 backend,
                 limits: config.limits.clone(),
+                capabilities: config
+                    .capabilities
+                    .as_ref()
+                    .map(|caps| caps.iter().map(|(p, list)| (*p, list.iter().cloned().collect())).collect()),
                 token_salt: stable_hash(&[config.name.as_bytes()]),
             };
             next.insert(config.name.clone(), Arc::new(namespace));

@@ -52,9 +52,7 @@ pub struct Server {
 fn bind(addr: &str) -> Result<std::net::TcpListener, StartError> {
     let listener = std::net::TcpListener::bind(addr)
         .map_err(|source| StartError::Bind { addr: addr.to_string(), source })?;
-    listener
-        .set_nonblocking(true)
-        .map_err(|source| StartError::Bind { addr: addr.to_string(), source })?;
+    listener.set_nonblocking(true).map_err(|source| StartError::Bind { addr: addr.to_string(), source })?;
     Ok(listener)
 }
 
@@ -109,9 +107,7 @@ impl Server {
         let grpc_task = runtime.block_on(async {
             let (reporter, health_service) = tonic_health::server::health_reporter();
             reporter.set_serving::<kv::key_value_server::KeyValueServer<KeyValueService>>().await;
-            reporter
-                .set_serving::<ts::time_series_server::TimeSeriesServer<TimeSeriesService>>()
-                .await;
+            reporter.set_serving::<ts::time_series_server::TimeSeriesServer<TimeSeriesService>>().await;
             let listener = tokio::net::TcpListener::from_std(grpc_listener)
                 .map_err(|source| StartError::Bind { addr: grpc_addr.to_string(), source })?;
             let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));

@@ -10,6 +10,7 @@ use tower::ServiceBuilder;
 use crate::call::{Call, Reply};
 use crate::config::ServerConfig;
 use crate::dispatch::Dispatch;
+use crate::layers::capability::CapabilityLayer;
 use crate::layers::deadline::DeadlineLayer;
 use crate::layers::limits::LimitsLayer;
 use crate::layers::load_shed::LoadShedLayer;
@@ -38,6 +39,8 @@ pub fn build(
         .layer(DeadlineLayer::new(Duration::from_millis(server.default_deadline_ms)))
         // Limits are per namespace, so the namespace is resolved first.
         .layer(NamespaceLayer::new(registry))
+        // Unclaimed capabilities are refused before validation, with UNIMPLEMENTED.
+        .layer(CapabilityLayer)
         // Last check before the backend: a refused request has written nothing.
         .layer(LimitsLayer)
         .service(Dispatch::new(tails));

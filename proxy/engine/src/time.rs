@@ -15,8 +15,7 @@ pub fn now_ns() -> i64 {
 
 /// Nanoseconds since the epoch; saturates outside the i64 range (years ±292).
 pub fn timestamp_to_ns(ts: &Timestamp) -> i64 {
-    (ts.seconds as i128 * 1_000_000_000 + ts.nanos as i128)
-        .clamp(i64::MIN as i128, i64::MAX as i128) as i64
+    (ts.seconds as i128 * 1_000_000_000 + ts.nanos as i128).clamp(i64::MIN as i128, i64::MAX as i128) as i64
 }
 
 pub fn ns_to_timestamp(ns: i64) -> Timestamp {

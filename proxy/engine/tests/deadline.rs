@@ -15,7 +15,9 @@ use tokio::time::Instant;
 use tower::{Layer, ServiceExt};
 
 /// An inner service that takes `delay` to answer.
-fn slow(delay: Duration) -> impl tower::Service<Call, Response = Reply, Error = PrismError, Future = CallFuture> + Clone {
+fn slow(
+    delay: Duration,
+) -> impl tower::Service<Call, Response = Reply, Error = PrismError, Future = CallFuture> + Clone {
     tower::service_fn(move |_call: Call| -> CallFuture {
         Box::pin(async move {
             tokio::time::sleep(delay).await;
@@ -34,7 +36,9 @@ async fn client_deadline_shorter_than_the_backend_is_deadline_exceeded() {
     let started = Instant::now();
     let err = service.oneshot(call(Some(Duration::from_millis(100)))).await.unwrap_err();
     assert_eq!(started.elapsed(), Duration::from_millis(100));
-    let PrismError::DeadlineExceeded(message) = &err else { panic!("expected DEADLINE_EXCEEDED, got {err:?}") };
+    let PrismError::DeadlineExceeded(message) = &err else {
+        panic!("expected DEADLINE_EXCEEDED, got {err:?}")
+    };
     assert!(message.contains("KeyValue/Get"), "{message}");
     assert!(message.contains("namespace 'orders'"), "{message}");
     assert!(message.contains("100ms"), "{message}");
@@ -62,7 +66,11 @@ async fn without_a_client_deadline_the_default_applies() {
 async fn a_client_deadline_overrides_the_default() {
     // The client asked for longer than the server default: the client wins.
     let layer = DeadlineLayer::new(Duration::from_millis(100));
-    layer.layer(slow(Duration::from_millis(300))).oneshot(call(Some(Duration::from_secs(1)))).await.expect("client deadline");
+    layer
+        .layer(slow(Duration::from_millis(300)))
+        .oneshot(call(Some(Duration::from_secs(1))))
+        .await
+        .expect("client deadline");
 }
 
 #[tokio::test(start_paused = true)]
@@ -70,7 +78,8 @@ async fn inner_errors_pass_through_unchanged() {
     let failing = tower::service_fn(|_call: Call| -> CallFuture {
         Box::pin(async { Err(PrismError::NotFound("gone".into())) })
     });
-    let err = DeadlineLayer::new(Duration::from_secs(1)).layer(failing).oneshot(call(None)).await.unwrap_err();
+    let err =
+        DeadlineLayer::new(Duration::from_secs(1)).layer(failing).oneshot(call(None)).await.unwrap_err();
     assert_eq!(err, PrismError::NotFound("gone".into()));
 }
 

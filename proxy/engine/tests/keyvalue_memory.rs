@@ -40,8 +40,11 @@ async fn versions_grow_with_every_write_and_reads_return_them() {
     let item = got.item.unwrap();
     assert_eq!((item.value.as_slice(), item.version), (&b"2"[..], v2));
     assert!(!h.get("kv", "missing").await.found);
-    let exists = h.call(Request::Exists(kv::ExistsRequest { namespace: "kv".into(), key: b"b".to_vec() })).await;
-    assert!(matches!(exists, Ok(Reply::Exists(kv::ExistsResponse { exists: true, version })) if version == v3));
+    let exists =
+        h.call(Request::Exists(kv::ExistsRequest { namespace: "kv".into(), key: b"b".to_vec() })).await;
+    assert!(
+        matches!(exists, Ok(Reply::Exists(kv::ExistsResponse { exists: true, version })) if version == v3)
+    );
 }
 
 #[tokio::test]
@@ -66,7 +69,12 @@ async fn compare_and_set_checks_the_version() {
     assert!(matches!(&err, PrismError::FailedPrecondition(m) if m.contains("does not exist")), "{err:?}");
     assert!(!h.get("kv", "nothing").await.found, "a failed CAS writes nothing");
 
-    let delete = kv::DeleteRequest { namespace: "kv".into(), key: b"a".to_vec(), if_version: v1, idempotency_token: None };
+    let delete = kv::DeleteRequest {
+        namespace: "kv".into(),
+        key: b"a".to_vec(),
+        if_version: v1,
+        idempotency_token: None,
+    };
     let err = h.call(Request::Delete(delete)).await.unwrap_err();
     assert!(matches!(err, PrismError::FailedPrecondition(_)), "{err:?}");
     assert!(h.get("kv", "a").await.found);
@@ -89,14 +97,27 @@ async fn if_absent_refuses_live_keys() {
 async fn batch_put_applies_all_or_nothing() {
     let h = Harness::new();
     h.put(put("kv", "b", "old")).await.unwrap();
-    let entry = |key: &str, if_absent: bool| kv::PutEntry { key: key.into(), value: b"new".to_vec(), if_absent, ..Default::default() };
-    let batch = kv::BatchPutRequest { namespace: "kv".into(), entries: vec![entry("a", false), entry("b", true)], idempotency_token: None };
+    let entry = |key: &str, if_absent: bool| kv::PutEntry {
+        key: key.into(),
+        value: b"new".to_vec(),
+        if_absent,
+        ..Default::default()
+    };
+    let batch = kv::BatchPutRequest {
+        namespace: "kv".into(),
+        entries: vec![entry("a", false), entry("b", true)],
+        idempotency_token: None,
+    };
     let err = h.call(Request::BatchPut(batch)).await.unwrap_err();
     assert!(matches!(err, PrismError::AlreadyExists(_)), "{err:?}");
     assert!(!h.get("kv", "a").await.found, "no entry of a refused batch is written");
 
     let keys = vec![b"b".to_vec(), b"zz".to_vec()];
-    let Reply::BatchGet(found) = h.call(Request::BatchGet(kv::BatchGetRequest { namespace: "kv".into(), keys })).await.unwrap() else { panic!() };
+    let Reply::BatchGet(found) =
+        h.call(Request::BatchGet(kv::BatchGetRequest { namespace: "kv".into(), keys })).await.unwrap()
+    else {
+        panic!()
+    };
     assert_eq!(found.items.len(), 1);
     assert_eq!(found.missing_keys, vec![b"zz".to_vec()]);
 
@@ -203,7 +224,11 @@ async fn scan_range_is_half_open() {
         h.put(put("kv", key, "v")).await.unwrap();
     }
     let range = kv::KeyRange { start: b"b".to_vec(), end: b"d".to_vec() };
-    let request = kv::ScanRequest { namespace: "kv".into(), selector: Some(kv::scan_request::Selector::Range(range)), ..Default::default() };
+    let request = kv::ScanRequest {
+        namespace: "kv".into(),
+        selector: Some(kv::scan_request::Selector::Range(range)),
+        ..Default::default()
+    };
     assert_eq!(keys(&h.scan(request).await.unwrap()), ["b", "c"]);
 }
 

@@ -55,7 +55,13 @@ fn batch_put(entries: Vec<kv::PutEntry>) -> Request {
 }
 
 fn scan(limit: u32, limit_bytes: u64, selector: Option<kv::scan_request::Selector>) -> Request {
-    Request::Scan(kv::ScanRequest { namespace: "ns".into(), selector, limit, limit_bytes, page_token: String::new() })
+    Request::Scan(kv::ScanRequest {
+        namespace: "ns".into(),
+        selector,
+        limit,
+        limit_bytes,
+        page_token: String::new(),
+    })
 }
 
 fn aggregate(start: Option<i64>, end: Option<i64>, width: Option<prost_types::Duration>) -> Request {
@@ -114,7 +120,11 @@ fn batch_entries_are_checked_one_by_one() {
     big.value = vec![0; 17];
     assert_eq!(refused(batch_put(vec![entry("a"), big])).0, "entries[1].value");
     let keys = vec![b"a".to_vec(), b"123456789".to_vec()];
-    let delete = Request::BatchDelete(kv::BatchDeleteRequest { namespace: "ns".into(), keys, idempotency_token: None });
+    let delete = Request::BatchDelete(kv::BatchDeleteRequest {
+        namespace: "ns".into(),
+        keys,
+        idempotency_token: None,
+    });
     assert_eq!(refused(delete).0, "keys[1]");
 }
 
@@ -166,14 +176,16 @@ fn page_limits_are_bounded_by_the_namespace() {
     let (field, message) = refused(scan(0, 101, None));
     assert_eq!(field, "limit_bytes");
     assert!(message.contains("max_page_bytes"), "{message}");
-    let query = ts::QueryRequest { namespace: "ns".into(), series_id: "s".into(), limit: 11, ..Default::default() };
+    let query =
+        ts::QueryRequest { namespace: "ns".into(), series_id: "s".into(), limit: 11, ..Default::default() };
     assert_eq!(refused(Request::Query(query)).0, "limit");
 }
 
 #[test]
 fn scan_range_start_after_end_is_refused() {
     use kv::scan_request::Selector;
-    let range = |start: &str, end: &str| Some(Selector::Range(kv::KeyRange { start: start.into(), end: end.into() }));
+    let range =
+        |start: &str, end: &str| Some(Selector::Range(kv::KeyRange { start: start.into(), end: end.into() }));
     accepted(scan(0, 0, range("a", "b")));
     accepted(scan(0, 0, range("z", "")));
     let (field, message) = refused(scan(0, 0, range("b", "a")));
@@ -233,7 +245,8 @@ fn aggregate_with_too_many_buckets_is_refused() {
 
 #[test]
 fn appended_events_need_time_id_and_bounded_payload() {
-    let append = |events: Vec<ts::Event>| Request::Append(ts::AppendRequest { namespace: "ns".into(), events });
+    let append =
+        |events: Vec<ts::Event>| Request::Append(ts::AppendRequest { namespace: "ns".into(), events });
     accepted(append(vec![event("s", 1, "a", Some(1.0), &[])]));
     let mut no_time = event("s", 1, "a", None, &[]);
     no_time.event_time = None;
@@ -263,7 +276,8 @@ async fn layer_refuses_before_the_inner_service_and_maps_to_bad_request() {
     });
     let service = NamespaceLayer::new(registry).layer(LimitsLayer.layer(inner));
 
-    let err = service.clone().oneshot(Call::new(Request::Put(put("123456789", "v")), None)).await.unwrap_err();
+    let err =
+        service.clone().oneshot(Call::new(Request::Put(put("123456789", "v")), None)).await.unwrap_err();
     let status = tonic::Status::from(err);
     assert_eq!(status.code(), tonic::Code::InvalidArgument);
     let violation = &status.get_details_bad_request().expect("BadRequest").field_violations[0];
@@ -279,7 +293,8 @@ async fn layer_without_a_resolved_namespace_is_internal() {
     let inner = tower::service_fn(|_call: Call| -> CallFuture {
         Box::pin(async { Ok(Reply::Put(kv::PutResponse::default())) })
     });
-    let err = LimitsLayer.layer(inner).oneshot(Call::new(Request::Put(put("k", "v")), None)).await.unwrap_err();
+    let err =
+        LimitsLayer.layer(inner).oneshot(Call::new(Request::Put(put("k", "v")), None)).await.unwrap_err();
     assert!(matches!(err, PrismError::Internal(_)), "{err:?}");
 }
 

@@ -38,7 +38,10 @@ async fn requests_errors_and_latency_are_recorded_per_namespace_and_method() {
     let text = h.metrics.render(&[("prism_in_flight_requests", "Data requests in flight.", 0.0)]);
     assert!(text.contains("# TYPE prism_requests_total counter"));
     assert!(text.contains("prism_requests_total{namespace=\"kv\",method=\"KeyValue/Put\"} 4\n"), "{text}");
-    assert!(text.contains("prism_requests_total{namespace=\"_unknown\",method=\"KeyValue/Get\"} 1\n"), "{text}");
+    assert!(
+        text.contains("prism_requests_total{namespace=\"_unknown\",method=\"KeyValue/Get\"} 1\n"),
+        "{text}"
+    );
     assert!(
         text.contains(
             "prism_request_errors_total{namespace=\"_unknown\",method=\"KeyValue/Get\",code=\"NOT_FOUND\"} 1\n"
@@ -84,7 +87,12 @@ async fn histogram_buckets_are_cumulative_and_end_at_the_count() {
     assert_eq!(buckets[1], ("0.0001".to_string(), 3));
     assert_eq!(buckets[15].1, 4, "20 s is above the last finite bound");
     assert_eq!(buckets[16], ("+Inf".to_string(), 5));
-    assert!(text.contains("prism_request_duration_seconds_sum{namespace=\"ns\",method=\"TimeSeries/Query\"} 20.0032\n"), "{text}");
+    assert!(
+        text.contains(
+            "prism_request_duration_seconds_sum{namespace=\"ns\",method=\"TimeSeries/Query\"} 20.0032\n"
+        ),
+        "{text}"
+    );
 }
 
 #[tokio::test]

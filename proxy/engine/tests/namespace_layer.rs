@@ -105,9 +105,7 @@ async fn namespaces_applied_later_resolve_without_rebuilding_the_layer() {
     let registry = registry(&[memory_ns("orders", &[Pattern::KeyValue])]);
     let mut probe = probe(registry.clone());
     assert!(probe.call(get_request("late", "k")).await.is_err());
-    registry
-        .apply(&[memory_ns("late", &[Pattern::KeyValue])])
-        .expect("apply");
+    registry.apply(&[memory_ns("late", &[Pattern::KeyValue])]).expect("apply");
     probe.call(get_request("late", "k")).await.expect("resolves after apply");
     let err = probe.call(get_request("orders", "k")).await.unwrap_err();
     assert!(matches!(err, PrismError::NotFound(_)), "removed namespace: {err:?}");

@@ -49,7 +49,12 @@ fn put_then_get_over_loopback_and_shutdown() {
 
     client_runtime().block_on(async {
         let mut client = KeyValueClient::connect(url).await.expect("connect");
-        let put = kv::PutRequest { namespace: "default".into(), key: b"k".to_vec(), value: b"v".to_vec(), ..Default::default() };
+        let put = kv::PutRequest {
+            namespace: "default".into(),
+            key: b"k".to_vec(),
+            value: b"v".to_vec(),
+            ..Default::default()
+        };
         let version = client.put(put).await.expect("put").into_inner().version;
         assert!(version > 0);
         let got = client
@@ -61,27 +66,41 @@ fn put_then_get_over_loopback_and_shutdown() {
         let item = got.item.unwrap();
         assert_eq!((item.value.as_slice(), item.version), (&b"v"[..], version));
 
-        let missing = client.get(kv::GetRequest { namespace: "nope".into(), key: b"k".to_vec() }).await.unwrap_err();
+        let missing =
+            client.get(kv::GetRequest { namespace: "nope".into(), key: b"k".to_vec() }).await.unwrap_err();
         assert_eq!(missing.code(), tonic::Code::NotFound);
         assert!(missing.message().contains("'nope'"), "{}", missing.message());
 
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://{grpc_addr}")).unwrap().connect().await.unwrap();
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{grpc_addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
         let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
         for service in ["", "prism.keyvalue.v1.KeyValue", "prism.timeseries.v1.TimeSeries"] {
             let request = tonic_health::pb::HealthCheckRequest { service: service.into() };
             let status = health.check(request).await.expect("health").into_inner().status;
-            assert_eq!(status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32, "{service:?}");
+            assert_eq!(
+                status,
+                tonic_health::pb::health_check_response::ServingStatus::Serving as i32,
+                "{service:?}"
+            );
         }
 
-        let empty = client.get(kv::GetRequest { namespace: "default".into(), key: Vec::new() }).await.unwrap_err();
+        let empty =
+            client.get(kv::GetRequest { namespace: "default".into(), key: Vec::new() }).await.unwrap_err();
         assert_eq!(empty.code(), tonic::Code::InvalidArgument);
-        let violation = &empty.get_details_bad_request().expect("details survive the wire").field_violations[0];
+        let violation =
+            &empty.get_details_bad_request().expect("details survive the wire").field_violations[0];
         assert_eq!(violation.field, "key");
     });
 
     let metrics = http_get(server.metrics_addr, "/metrics");
     assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
-    assert!(metrics.contains("prism_requests_total{namespace=\"default\",method=\"KeyValue/Put\"} 1"), "{metrics}");
+    assert!(
+        metrics.contains("prism_requests_total{namespace=\"default\",method=\"KeyValue/Put\"} 1"),
+        "{metrics}"
+    );
     assert!(metrics.contains("code=\"NOT_FOUND\""), "{metrics}");
     assert!(metrics.contains("prism_in_flight_requests 0"), "{metrics}");
     assert_eq!(server.metrics().requests("default", prism_engine::call::Method::KvGet), 2);
@@ -110,7 +129,10 @@ fn an_invalid_config_is_refused_before_binding() {
     let mut bad = config("127.0.0.1:0");
     bad.server.max_concurrency = 0;
     let err = Server::start(bad, None).err().expect("invalid");
-    assert!(matches!(&err, StartError::Config(e) if e.to_string().contains("server.max_concurrency")), "{err:?}");
+    assert!(
+        matches!(&err, StartError::Config(e) if e.to_string().contains("server.max_concurrency")),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -122,7 +144,10 @@ fn namespaces_update_without_restart() {
     let get = |ns: &str| kv::GetRequest { namespace: ns.into(), key: b"k".to_vec() };
     assert_eq!(rt.block_on(client.get(get("added"))).unwrap_err().code(), tonic::Code::NotFound);
     server
-        .update_namespaces(&[memory_ns("default", &[Pattern::KeyValue]), memory_ns("added", &[Pattern::KeyValue])])
+        .update_namespaces(&[
+            memory_ns("default", &[Pattern::KeyValue]),
+            memory_ns("added", &[Pattern::KeyValue]),
+        ])
         .expect("update");
     assert!(!rt.block_on(client.get(get("added"))).expect("served after update").into_inner().found);
     let bad = memory_ns("bad name!", &[Pattern::KeyValue]);

@@ -37,7 +37,8 @@ async fn seeded() -> Harness {
 #[tokio::test]
 async fn appends_are_idempotent_on_series_time_and_id() {
     let h = seeded().await;
-    let again = h.append(vec![event("cpu", 0, "e0", Some(99.0), &[]), event("cpu", 0, "other", None, &[])]).await;
+    let again =
+        h.append(vec![event("cpu", 0, "e0", Some(99.0), &[]), event("cpu", 0, "other", None, &[])]).await;
     assert_eq!((again.appended, again.duplicates), (1, 1));
     let all = h.query(query("cpu")).await.unwrap();
     assert_eq!(all.events.len(), 11);
@@ -187,7 +188,12 @@ async fn tail_receives_events_appended_after_it_started() {
 #[tokio::test]
 async fn tail_from_a_time_catches_up_then_follows_without_duplicates() {
     let h = seeded().await;
-    let tail = ts::TailRequest { namespace: "ts".into(), series_id: "cpu".into(), from: Some(ts_at(70)), tag_filter: Default::default() };
+    let tail = ts::TailRequest {
+        namespace: "ts".into(),
+        series_id: "cpu".into(),
+        from: Some(ts_at(70)),
+        tag_filter: Default::default(),
+    };
     let Reply::Tail(mut stream) = h.call(Request::Tail(tail)).await.unwrap() else { panic!() };
     h.append(vec![event("cpu", 90, "e9", Some(9.0), &[]), event("cpu", 95, "new", None, &[])]).await;
     let mut got = Vec::new();

@@ -79,6 +79,19 @@ def build_plugins(cfg: Config) -> dict[str, Any]:
     return plugins
 
 
+def claimed_capabilities(cfg: Config, plugins: dict[str, Any]) -> dict[str, dict[str, list[str]]]:
+    """Per plugin-backed namespace, the capabilities its backend claims for each pattern
+    it serves; the core refuses calls needing others with UNIMPLEMENTED."""
+    claims: dict[str, dict[str, list[str]]] = {}
+    for ns in cfg.namespaces:
+        plugin = plugins.get(ns.name)
+        if plugin is None:
+            continue  # native backends support every capability
+        declared = getattr(plugin, "capabilities", {})
+        claims[ns.name] = {p: sorted(declared.get(p, ())) for p in ns.patterns}
+    return claims
+
+
 def run(cfg: Config, plugins: dict[str, Any]) -> int:
     """Start plugins and proxy, print the endpoints, block until a signal, drain."""
     # Imported here so `prism --help` and unit tests work without the compiled core.
@@ -102,7 +115,7 @@ def run(cfg: Config, plugins: dict[str, Any]) -> int:
         return _error(f"cannot start backends: {err}")
 
     try:
-        proxy = _core.Proxy(cfg.to_core_json(), bridge)
+        proxy = _core.Proxy(cfg.to_core_json(claimed_capabilities(cfg, plugins)), bridge)
         proxy.start()
     except ValueError as err:
         host.stop()

@@ -82,8 +82,7 @@ impl Backend for MemoryBackend {
         let mut written = Vec::with_capacity(entries.len());
         for e in entries {
             let version = self.version.fetch_add(1, Ordering::Relaxed) + 1;
-            let item =
-                Item { key: e.key.clone(), value: e.value, version, expires_at_ms: e.expires_at_ms };
+            let item = Item { key: e.key.clone(), value: e.value, version, expires_at_ms: e.expires_at_ms };
             map.insert(e.key, item);
             written.push(Written { version, expires_at_ms: e.expires_at_ms });
         }
@@ -96,10 +95,7 @@ impl Backend for MemoryBackend {
         for e in &entries {
             check_version(&e.key, e.if_version, map.get(&e.key).filter(|i| live(i, now)))?;
         }
-        Ok(entries
-            .iter()
-            .map(|e| map.remove(&e.key).is_some_and(|i| live(&i, now)))
-            .collect())
+        Ok(entries.iter().map(|e| map.remove(&e.key).is_some_and(|i| live(&i, now))).collect())
     }
 
     async fn kv_scan(&self, q: ScanQuery) -> Result<Vec<Item>, PrismError> {

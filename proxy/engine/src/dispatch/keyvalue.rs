@@ -41,12 +41,8 @@ pub async fn handle(
             Ok(Reply::BatchGet(response))
         }
         Request::Put(r) => mutate(ns, tokens, r.idempotency_token.clone(), &r, put(ns, &r)).await,
-        Request::BatchPut(r) => {
-            mutate(ns, tokens, r.idempotency_token.clone(), &r, batch_put(ns, &r)).await
-        }
-        Request::Delete(r) => {
-            mutate(ns, tokens, r.idempotency_token.clone(), &r, delete(ns, &r)).await
-        }
+        Request::BatchPut(r) => mutate(ns, tokens, r.idempotency_token.clone(), &r, batch_put(ns, &r)).await,
+        Request::Delete(r) => mutate(ns, tokens, r.idempotency_token.clone(), &r, delete(ns, &r)).await,
         Request::BatchDelete(r) => {
             mutate(ns, tokens, r.idempotency_token.clone(), &r, batch_delete(ns, &r)).await
         }
@@ -118,9 +114,7 @@ async fn batch_put(ns: &Namespace, r: &kv::BatchPutRequest) -> Result<Mutation, 
         })
         .collect();
     let written = ns.backend.kv_put(entries).await?;
-    Ok(Mutation::BatchPut(kv::BatchPutResponse {
-        versions: written.iter().map(|w| w.version).collect(),
-    }))
+    Ok(Mutation::BatchPut(kv::BatchPutResponse { versions: written.iter().map(|w| w.version).collect() }))
 }
 
 async fn delete(ns: &Namespace, r: &kv::DeleteRequest) -> Result<Mutation, PrismError> {
@@ -130,11 +124,7 @@ async fn delete(ns: &Namespace, r: &kv::DeleteRequest) -> Result<Mutation, Prism
 }
 
 async fn batch_delete(ns: &Namespace, r: &kv::BatchDeleteRequest) -> Result<Mutation, PrismError> {
-    let entries = r
-        .keys
-        .iter()
-        .map(|k| DeleteEntry { key: Bytes::from(k.clone()), if_version: 0 })
-        .collect();
+    let entries = r.keys.iter().map(|k| DeleteEntry { key: Bytes::from(k.clone()), if_version: 0 }).collect();
     let deleted = ns.backend.kv_delete(entries).await?;
     Ok(Mutation::BatchDelete(kv::BatchDeleteResponse {
         deleted_count: deleted.iter().filter(|d| **d).count() as u32,
@@ -175,12 +165,8 @@ async fn scan(ns: &Namespace, r: kv::ScanRequest) -> Result<kv::ScanResponse, Pr
         token => Some(Bytes::from(decode_scan(token, fingerprint)?)),
     };
     let limit = if r.limit == 0 { ns.limits.default_page_items } else { r.limit as usize };
-    let limit_bytes =
-        if r.limit_bytes == 0 { ns.limits.default_page_bytes } else { r.limit_bytes as usize };
-    let mut found = ns
-        .backend
-        .kv_scan(ScanQuery { start, end, after, limit: limit + 1 })
-        .await?;
+    let limit_bytes = if r.limit_bytes == 0 { ns.limits.default_page_bytes } else { r.limit_bytes as usize };
+    let mut found = ns.backend.kv_scan(ScanQuery { start, end, after, limit: limit + 1 }).await?;
     let mut more = found.len() > limit;
     found.truncate(limit);
     let mut page = Vec::with_capacity(found.len());

@@ -1,7 +1,6 @@
 //! TimeSeries semantics on top of any backend.
 
-use std::collections::{BTreeMap, HashSet};
-
+use std::collections::{BTreeMap, HashSet, VecDeque};
 
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
@@ -18,6 +17,32 @@ use crate::PrismError;
 
 /// Events read per backend call while a tail catches up on stored events.
 const TAIL_PAGE: usize = 500;
+/// Positions a tail remembers to drop duplicates (catch-up overlap, retried appends).
+const SENT_MEMORY: usize = 65_536;
+
+/// The most recent positions a tail sent, oldest forgotten first.
+#[derive(Default)]
+struct Sent {
+    set: HashSet<(i64, String)>,
+    order: VecDeque<(i64, String)>,
+}
+
+impl Sent {
+    /// Records a position; false when it was already sent.
+    fn insert(&mut self, time_ns: i64, event_id: &str) -> bool {
+        let position = (time_ns, event_id.to_string());
+        if !self.set.insert(position.clone()) {
+            return false;
+        }
+        self.order.push_back(position);
+        if self.order.len() > SENT_MEMORY {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        true
+    }
+}
 
 pub async fn handle(ns: &Namespace, request: Request, tails: &TailHub) -> Result<Reply, PrismError> {
     match request {
@@ -88,10 +113,7 @@ async fn query(ns: &Namespace, r: ts::QueryRequest) -> Result<ts::QueryResponse,
     Ok(ts::QueryResponse { events: events.iter().map(event_to_pb).collect(), next_page_token })
 }
 
-async fn aggregate(
-    ns: &Namespace,
-    r: ts::AggregateRequest,
-) -> Result<ts::AggregateResponse, PrismError> {
+async fn aggregate(ns: &Namespace, r: ts::AggregateRequest) -> Result<ts::AggregateResponse, PrismError> {
     let start_ns = r.start.as_ref().map_or(0, timestamp_to_ns);
     let end_ns = r.end.as_ref().map_or(0, timestamp_to_ns);
     let width_ns = r.bucket_width.as_ref().map_or(0, duration_to_ns).min(i64::MAX as i128) as i64;
@@ -122,7 +144,8 @@ async fn aggregate(
 
 /// Stored events from `from` first (when given), then live ones. The live
 /// subscription starts before the catch-up read, so nothing falls in between;
-/// events seen during catch-up are not sent twice.
+/// events already sent (stored ones, or a retried append of a live one) are not
+/// sent twice; the memory of sent events is bounded by `SENT_MEMORY`.
 fn tail(ns: &Namespace, r: ts::TailRequest, tails: &TailHub) -> crate::call::EventStream {
     let mut live = tails.subscribe(&ns.name, &r.series_id);
     let backend = ns.backend.clone();
@@ -131,7 +154,7 @@ fn tail(ns: &Namespace, r: ts::TailRequest, tails: &TailHub) -> crate::call::Eve
     let filter = sorted_tags(r.tag_filter);
     let series_id = r.series_id;
     tokio::spawn(async move {
-        let mut seen = HashSet::new();
+        let mut seen = Sent::default();
         if let Some(from_ns) = from_ns {
             match catch_up(&*backend, &series_id, from_ns, &filter, &tx, &mut seen).await {
                 Ok(true) => {}
@@ -151,7 +174,7 @@ fn tail(ns: &Namespace, r: ts::TailRequest, tails: &TailHub) -> crate::call::Eve
                 Ok(event) => {
                     let wanted = from_ns.is_none_or(|from| event.time_ns >= from)
                         && event.matches(&filter)
-                        && !seen.contains(&(event.time_ns, event.event_id.clone()));
+                        && seen.insert(event.time_ns, &event.event_id);
                     if wanted && tx.send(Ok(event_to_pb(&event))).await.is_err() {
                         return;
                     }
@@ -181,7 +204,7 @@ async fn catch_up(
     from_ns: i64,
     filter: &BTreeMap<String, String>,
     tx: &mpsc::Sender<Result<ts::Event, tonic::Status>>,
-    seen: &mut HashSet<(i64, String)>,
+    seen: &mut Sent,
 ) -> Result<bool, PrismError> {
     let mut after = None;
     loop {
@@ -197,7 +220,7 @@ async fn catch_up(
             })
             .await?;
         for event in &page {
-            seen.insert((event.time_ns, event.event_id.clone()));
+            seen.insert(event.time_ns, &event.event_id);
             if tx.send(Ok(event_to_pb(event))).await.is_err() {
                 return Ok(false);
             }
@@ -210,4 +233,3 @@ async fn catch_up(
         }
     }
 }
-

@@ -27,7 +27,10 @@ impl kv::key_value_server::KeyValue for KeyValueService {
         }
     }
 
-    async fn batch_get(&self, request: Req<kv::BatchGetRequest>) -> Result<Response<kv::BatchGetResponse>, Status> {
+    async fn batch_get(
+        &self,
+        request: Req<kv::BatchGetRequest>,
+    ) -> Result<Response<kv::BatchGetResponse>, Status> {
         match run(&self.stack, request, Request::BatchGet).await? {
             Reply::BatchGet(response) => Ok(Response::new(response)),
             _ => Err(mismatch()),
@@ -48,7 +51,10 @@ impl kv::key_value_server::KeyValue for KeyValueService {
         }
     }
 
-    async fn batch_put(&self, request: Req<kv::BatchPutRequest>) -> Result<Response<kv::BatchPutResponse>, Status> {
+    async fn batch_put(
+        &self,
+        request: Req<kv::BatchPutRequest>,
+    ) -> Result<Response<kv::BatchPutResponse>, Status> {
         match run(&self.stack, request, Request::BatchPut).await? {
             Reply::BatchPut(response) => Ok(Response::new(response)),
             _ => Err(mismatch()),
@@ -62,7 +68,10 @@ impl kv::key_value_server::KeyValue for KeyValueService {
         }
     }
 
-    async fn batch_delete(&self, request: Req<kv::BatchDeleteRequest>) -> Result<Response<kv::BatchDeleteResponse>, Status> {
+    async fn batch_delete(
+        &self,
+        request: Req<kv::BatchDeleteRequest>,
+    ) -> Result<Response<kv::BatchDeleteResponse>, Status> {
         match run(&self.stack, request, Request::BatchDelete).await? {
             Reply::BatchDelete(response) => Ok(Response::new(response)),
             _ => Err(mismatch()),

@@ -34,7 +34,10 @@ impl ts::time_series_server::TimeSeries for TimeSeriesService {
         }
     }
 
-    async fn aggregate(&self, request: Req<ts::AggregateRequest>) -> Result<Response<ts::AggregateResponse>, Status> {
+    async fn aggregate(
+        &self,
+        request: Req<ts::AggregateRequest>,
+    ) -> Result<Response<ts::AggregateResponse>, Status> {
         match run(&self.stack, request, Request::Aggregate).await? {
             Reply::Aggregate(response) => Ok(Response::new(response)),
             _ => Err(mismatch()),

@@ -22,6 +22,7 @@ pub fn memory_ns(name: &str, patterns: &[Pattern]) -> NamespaceConfig {
         patterns: patterns.to_vec(),
         backend: "memory".into(),
         limits: Limits::default(),
+        capabilities: None,
     }
 }
 
