@@ -15,12 +15,14 @@ PYTEST_ARGS ?=
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(VENV)/.installed: pyproject.toml Cargo.toml patterns/sqlite/pyproject.toml $(shell find proxy -name '*.rs' -o -name Cargo.toml) $(shell find proto -name '*.proto')
+PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard patterns/*/pyproject.toml))
+
+$(VENV)/.installed: pyproject.toml Cargo.toml $(wildcard patterns/*/pyproject.toml) $(shell find proxy -name '*.rs' -o -name Cargo.toml) $(shell find proto -name '*.proto')
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	@echo "building the Rust core (release) and installing Prism into $(VENV) ..."
 	$(PIP) install --quiet -e '.[dev]'
-	$(PIP) install --quiet -e patterns/sqlite
+	$(PIP) install --quiet $(foreach p,$(PLUGINS),-e $(p))
 	@touch $@
 
 $(TOOLS)/grpcurl:
@@ -28,7 +30,7 @@ $(TOOLS)/grpcurl:
 	@echo "installing grpcurl $(GRPCURL_VERSION) into $(TOOLS) ..."
 	GOBIN=$(CURDIR)/$(TOOLS) go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
 
-install: $(VENV)/.installed $(TOOLS)/grpcurl ## Create .venv, build the Rust core, install Prism, the SQLite plugin and grpcurl
+install: $(VENV)/.installed $(TOOLS)/grpcurl ## Create .venv, build the Rust core, install Prism, the backend plugins and grpcurl
 
 dev: install ## Alias of install
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -16,6 +18,37 @@ from . import LIMITS
 
 CLAIMS_PATH = Path(__file__).resolve().parent.parent / "conformance" / "claims.yaml"
 PATTERNS = ("keyvalue", "timeseries")
+# Restricts the run to some backends (comma-separated), e.g. while developing a plugin.
+# Unset: every backend in the claims file runs, so none can silently drop out of CI.
+SELECT_ENV = "PRISM_CONFORMANCE_BACKENDS"
+_PLACEHOLDER = re.compile(r"\$\{([A-Z0-9_]+)\}")
+
+
+def selected(backend: str) -> bool:
+    chosen = os.environ.get(SELECT_ENV, "").strip()
+    return not chosen or backend in {b.strip() for b in chosen.split(",")}
+
+
+def expand(value: Any, backend: str) -> Any:
+    """Replace ${VAR} in config strings with the environment (the stack's endpoints)."""
+    if isinstance(value, dict):
+        return {k: expand(v, backend) for k, v in value.items()}
+    if isinstance(value, list):
+        return [expand(v, backend) for v in value]
+    if not isinstance(value, str):
+        return value
+
+    def sub(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in os.environ:
+            raise RuntimeError(
+                f"claims.yaml: backend {backend} needs ${name}; start the local stack "
+                f"(`make stack-up`, then `eval $(python -m tooling.stack env)`) or set "
+                f"{SELECT_ENV} to the backends you want to run"
+            )
+        return os.environ[name]
+
+    return _PLACEHOLDER.sub(sub, value)
 
 
 @dataclass(frozen=True)
@@ -64,7 +97,7 @@ def targets(pattern: str, capability: str) -> list[Target]:
     return [
         Target(backend, entry["namespace"], pattern, capability, frozenset(entry[pattern]))
         for backend, entry in data["backends"].items()
-        if entry.get(pattern)
+        if entry.get(pattern) and selected(backend)
     ]
 
 
@@ -72,7 +105,7 @@ def extra_namespaces(defined: set[str]) -> list[dict[str, Any]]:
     """Namespaces for claimed backends that the base test config does not define."""
     out = []
     for backend, entry in load()["backends"].items():
-        if entry["namespace"] in defined:
+        if entry["namespace"] in defined or not selected(backend):
             continue
         ns: dict[str, Any] = {
             "name": entry["namespace"],
@@ -81,7 +114,7 @@ def extra_namespaces(defined: set[str]) -> list[dict[str, Any]]:
             "limits": dict(LIMITS),
         }
         if entry.get("config"):
-            ns["config"] = entry["config"]
+            ns["config"] = expand(entry["config"], backend)
         out.append(ns)
     return out
 
