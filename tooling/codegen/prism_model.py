@@ -18,7 +18,7 @@ from google.protobuf.descriptor import FieldDescriptor
 
 OPTIONS_PROTO = "prism/options.proto"
 PERMISSION_PREFIX = "PERMISSION_"
-_CAPABILITY = re.compile(r"^[a-z][a-z0-9_]*$")
+_CAPABILITY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")  # short: it names enum members
 _VERSION = re.compile(r"^v\d+\w*$")
 
 
@@ -191,6 +191,8 @@ def read(request: plugin_pb2.CodeGeneratorRequest) -> Model:
         if file.name in wanted
         for service in file.service
     ]
+    if not services:
+        raise SpecError("no service among the files to generate")
     services.sort(key=lambda s: s.pattern)
     patterns = [s.pattern for s in services]
     if len(set(patterns)) != len(patterns):

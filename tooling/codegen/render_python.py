@@ -91,43 +91,54 @@ def pattern_module(service: Service) -> str:
     return "".join(out)
 
 
+_COMMON = """\
+\"\"\"Record types shared by the generated pattern modules.\"\"\"
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Permission(StrEnum):
+    \"\"\"The permission an RPC requires on its namespace (prism.Permission).\"\"\"
+
+{members}
+
+@dataclass(frozen=True, slots=True)
+class MethodInfo:
+    \"\"\"The prism options of one RPC.\"\"\"
+
+    name: str
+    #: The gRPC path, e.g. /prism.keyvalue.v1.KeyValue/Get.
+    path: str
+    permission: Permission
+    #: Applying it twice has the effect of applying it once: it may be retried.
+    idempotent: bool
+    #: Its responses may be served from the proxy's read cache.
+    cacheable: bool
+    #: The pattern capability a backend must claim to serve it.
+    capability: str
+    #: The bridge op a Python plugin serves it through ("" if none).
+    op: str
+
+
+@dataclass(frozen=True, slots=True)
+class OpInfo:
+    \"\"\"How the plugin host serves one bridge op.\"\"\"
+
+    #: The plugin method the host calls.
+    method: str
+    #: The capability a backend needs before the op can reach it.
+    capability: str
+    #: The RPCs served through this op.
+    rpcs: tuple[str, ...]
+"""
+
+
 def common_module(model: Model) -> str:
     members = "".join(f'    {p} = "{p.lower()}"\n' for p in model.permissions)
-    return (
-        header((OPTIONS_PROTO,))
-        + '"""Record types shared by the generated pattern modules."""\n\n'
-        "from __future__ import annotations\n\n"
-        "from dataclasses import dataclass\n"
-        "from enum import StrEnum\n\n\n"
-        "class Permission(StrEnum):\n"
-        '    """The permission an RPC requires on its namespace (prism.Permission)."""\n\n'
-        + members
-        + "\n\n"
-        "@dataclass(frozen=True, slots=True)\n"
-        "class MethodInfo:\n"
-        '    """The prism options of one RPC."""\n\n'
-        "    name: str\n"
-        "    #: The gRPC path, e.g. /prism.keyvalue.v1.KeyValue/Get.\n"
-        "    path: str\n"
-        "    permission: Permission\n"
-        "    #: Applying it twice has the effect of applying it once: it may be retried.\n"
-        "    idempotent: bool\n"
-        "    #: Its responses may be served from the proxy's read cache.\n"
-        "    cacheable: bool\n"
-        "    #: The pattern capability a backend must claim to serve it.\n"
-        "    capability: str\n"
-        '    #: The bridge op a Python plugin serves it through ("" if none).\n'
-        "    op: str\n\n\n"
-        "@dataclass(frozen=True, slots=True)\n"
-        "class OpInfo:\n"
-        '    """How the plugin host serves one bridge op."""\n\n'
-        "    #: The plugin method the host calls.\n"
-        "    method: str\n"
-        "    #: The capability a backend needs before the op can reach it.\n"
-        "    capability: str\n"
-        "    #: The RPCs served through this op.\n"
-        "    rpcs: tuple[str, ...]\n"
-    )
+    return header((OPTIONS_PROTO,)) + _COMMON.replace("{members}", members)
 
 
 def init_module(model: Model) -> str:

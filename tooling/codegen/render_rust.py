@@ -1,15 +1,17 @@
 """Render proxy/engine/src/routes_generated.rs: the route metadata the Rust core consumes.
 
-The text is laid out the way rustfmt (edition 2021, default config) lays it out, so
-`cargo fmt --check` has nothing to say about it.
+The text is laid out the way rustfmt lays it out under the repo's rustfmt.toml
+(max_width = 110, use_small_heuristics = "Max"), so `cargo fmt` leaves it alone and never
+makes check-codegen fail; tests/codegen runs rustfmt on it to keep the two in step.
 """
 
 from __future__ import annotations
 
 from tooling.codegen.header import header
-from tooling.codegen.prism_model import Model
+from tooling.codegen.prism_model import Model, Rpc
 
 PATH = "proxy/engine/src/routes_generated.rs"
+MAX_WIDTH = 110  # rustfmt.toml
 
 _PRELUDE = """\
 //! Route metadata of every data RPC, read from the `prism.*` method options of the
@@ -42,10 +44,8 @@ _LOOKUP = """\
 
 /// The route of a gRPC path such as `/prism.keyvalue.v1.KeyValue/Get`.
 pub fn route(path: &str) -> Option<&'static Route> {
-    ROUTES
-        .binary_search_by(|(p, _)| (*p).cmp(path))
-        .ok()
-        .map(|i| &ROUTES[i].1)
+    let index = ROUTES.binary_search_by(|(p, _)| (*p).cmp(path)).ok()?;
+    Some(&ROUTES[index].1)
 }
 """
 
@@ -55,27 +55,33 @@ def _variant(permission: str) -> str:
     return "".join(part.capitalize() for part in permission.split("_"))
 
 
+def _entry(rpc: Rpc) -> str:
+    """One `(path, Route { .. }),` element: as few lines as rustfmt would use."""
+    fields = [
+        f"permission: Permission::{_variant(rpc.permission)}",
+        f"idempotent: {str(rpc.idempotent).lower()}",
+        f"cacheable: {str(rpc.cacheable).lower()}",
+        f'capability: "{rpc.capability}"',
+    ]
+    route = "Route { " + ", ".join(fields) + " }"
+    one_line = f'    ("{rpc.path}", {route}),'
+    if len(one_line) <= MAX_WIDTH:
+        return one_line + "\n"
+    if len(f"        {route},") <= MAX_WIDTH:
+        return f'    (\n        "{rpc.path}",\n        {route},\n    ),\n'
+    body = "".join(f"            {field},\n" for field in fields)
+    return f'    (\n        "{rpc.path}",\n        Route {{\n{body}        }},\n    ),\n'
+
+
 def render(model: Model) -> dict[str, str]:
     """Output path (relative to the repo root) -> content."""
     variants = "".join(f"    {_variant(p)},\n" for p in model.permissions)
     rpcs = sorted((rpc for s in model.services for rpc in s.rpcs), key=lambda r: r.path)
-    entries = "".join(
-        "    (\n"
-        f'        "{rpc.path}",\n'
-        "        Route {\n"
-        f"            permission: Permission::{_variant(rpc.permission)},\n"
-        f"            idempotent: {str(rpc.idempotent).lower()},\n"
-        f"            cacheable: {str(rpc.cacheable).lower()},\n"
-        f'            capability: "{rpc.capability}",\n'
-        "        },\n"
-        "    ),\n"
-        for rpc in rpcs
-    )
     text = (
         header(model.sources, comment="//")
         + "\n"
         + _PRELUDE.replace("{variants}", variants)
-        + entries
+        + "".join(_entry(rpc) for rpc in rpcs)
         + _LOOKUP
     )
     return {PATH: text}

@@ -109,14 +109,7 @@ impl Method {
     /// The pattern capability a backend must claim to serve this method
     /// (the `prism.capability` option of the RPC in the proto).
     pub fn capability(self) -> &'static str {
-        match self {
-            Method::KvGet | Method::KvExists | Method::KvPut | Method::KvDelete => "core",
-            Method::KvBatchGet | Method::KvBatchPut | Method::KvBatchDelete => "batch",
-            Method::KvScan => "scan",
-            Method::TsAppend | Method::TsQuery => "core",
-            Method::TsAggregate => "aggregate",
-            Method::TsTail => "tail",
-        }
+        self.route().capability
     }
 
     pub fn pattern(self) -> Pattern {

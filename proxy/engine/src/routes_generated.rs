@@ -31,118 +31,56 @@ pub struct Route {
 pub const ROUTES: &[(&str, Route)] = &[
     (
         "/prism.keyvalue.v1.KeyValue/BatchDelete",
-        Route {
-            permission: Permission::Write,
-            idempotent: true,
-            cacheable: false,
-            capability: "batch",
-        },
+        Route { permission: Permission::Write, idempotent: true, cacheable: false, capability: "batch" },
     ),
     (
         "/prism.keyvalue.v1.KeyValue/BatchGet",
-        Route {
-            permission: Permission::Read,
-            idempotent: true,
-            cacheable: true,
-            capability: "batch",
-        },
+        Route { permission: Permission::Read, idempotent: true, cacheable: true, capability: "batch" },
     ),
     (
         "/prism.keyvalue.v1.KeyValue/BatchPut",
-        Route {
-            permission: Permission::Write,
-            idempotent: false,
-            cacheable: false,
-            capability: "batch",
-        },
+        Route { permission: Permission::Write, idempotent: false, cacheable: false, capability: "batch" },
     ),
     (
         "/prism.keyvalue.v1.KeyValue/Delete",
-        Route {
-            permission: Permission::Write,
-            idempotent: true,
-            cacheable: false,
-            capability: "core",
-        },
+        Route { permission: Permission::Write, idempotent: true, cacheable: false, capability: "core" },
     ),
     (
         "/prism.keyvalue.v1.KeyValue/Exists",
-        Route {
-            permission: Permission::Read,
-            idempotent: true,
-            cacheable: true,
-            capability: "core",
-        },
+        Route { permission: Permission::Read, idempotent: true, cacheable: true, capability: "core" },
     ),
     (
         "/prism.keyvalue.v1.KeyValue/Get",
-        Route {
-            permission: Permission::Read,
-            idempotent: true,
-            cacheable: true,
-            capability: "core",
-        },
+        Route { permission: Permission::Read, idempotent: true, cacheable: true, capability: "core" },
     ),
     (
         "/prism.keyvalue.v1.KeyValue/Put",
-        Route {
-            permission: Permission::Write,
-            idempotent: false,
-            cacheable: false,
-            capability: "core",
-        },
+        Route { permission: Permission::Write, idempotent: false, cacheable: false, capability: "core" },
     ),
     (
         "/prism.keyvalue.v1.KeyValue/Scan",
-        Route {
-            permission: Permission::Read,
-            idempotent: true,
-            cacheable: false,
-            capability: "scan",
-        },
+        Route { permission: Permission::Read, idempotent: true, cacheable: false, capability: "scan" },
     ),
     (
         "/prism.timeseries.v1.TimeSeries/Aggregate",
-        Route {
-            permission: Permission::Read,
-            idempotent: true,
-            cacheable: false,
-            capability: "aggregate",
-        },
+        Route { permission: Permission::Read, idempotent: true, cacheable: false, capability: "aggregate" },
     ),
     (
         "/prism.timeseries.v1.TimeSeries/Append",
-        Route {
-            permission: Permission::Write,
-            idempotent: true,
-            cacheable: false,
-            capability: "core",
-        },
+        Route { permission: Permission::Write, idempotent: true, cacheable: false, capability: "core" },
     ),
     (
         "/prism.timeseries.v1.TimeSeries/Query",
-        Route {
-            permission: Permission::Read,
-            idempotent: true,
-            cacheable: false,
-            capability: "core",
-        },
+        Route { permission: Permission::Read, idempotent: true, cacheable: false, capability: "core" },
     ),
     (
         "/prism.timeseries.v1.TimeSeries/Tail",
-        Route {
-            permission: Permission::Read,
-            idempotent: true,
-            cacheable: false,
-            capability: "tail",
-        },
+        Route { permission: Permission::Read, idempotent: true, cacheable: false, capability: "tail" },
     ),
 ];
 
 /// The route of a gRPC path such as `/prism.keyvalue.v1.KeyValue/Get`.
 pub fn route(path: &str) -> Option<&'static Route> {
-    ROUTES
-        .binary_search_by(|(p, _)| (*p).cmp(path))
-        .ok()
-        .map(|i| &ROUTES[i].1)
+    let index = ROUTES.binary_search_by(|(p, _)| (*p).cmp(path)).ok()?;
+    Some(&ROUTES[index].1)
 }

@@ -49,3 +49,12 @@ fn routes_are_sorted_for_the_binary_search() {
     assert!(ROUTES.windows(2).all(|w| w[0].0 < w[1].0));
     assert_eq!(route("/prism.keyvalue.v1.KeyValue/Nope"), None);
 }
+
+#[test]
+fn the_capability_layer_agrees_with_the_protos() {
+    // `Method::capability` is what the capability layer checks; it must say what the
+    // protos say until it reads the generated table itself.
+    for method in Method::ALL {
+        assert_eq!(method.capability(), method.route().capability, "{method:?}");
+    }
+}

@@ -54,6 +54,31 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, TypeAlias
 
 from prism.errors import PrismError
+from prism.plugins import generated
+from prism.plugins.generated.keyvalue import KeyValueCapability
+from prism.plugins.generated.timeseries import TimeSeriesCapability
+
+__all__ = [
+    "CAPABILITIES",
+    "OP_METHODS",
+    "AppendResult",
+    "BackendPlugin",
+    "Bucket",
+    "Completion",
+    "DeleteEntry",
+    "Event",
+    "EventCursor",
+    "Item",
+    "Key",
+    "KeyValueBackend",
+    "KeyValueCapability",
+    "PutEntry",
+    "PutResult",
+    "Request",
+    "TimeSeriesBackend",
+    "TimeSeriesCapability",
+    "render_key",
+]
 
 Key: TypeAlias = bytes
 Item: TypeAlias = tuple[bytes, bytes, int, int | None]
@@ -70,17 +95,11 @@ Request: TypeAlias = tuple[int, str, str, Any]
 # Request id, ok, value or (code, message): what Bridge.complete() takes.
 Completion: TypeAlias = tuple[int, bool, Any]
 
-# Which plugin method serves which bridge op; the host reports `unimplemented` when the
-# plugin object has no such method.
-OP_METHODS: Mapping[str, str] = {
-    "kv.get": "get_many",
-    "kv.put": "put_many",
-    "kv.delete": "delete_many",
-    "kv.scan": "scan",
-    "ts.append": "append_many",
-    "ts.query": "query",
-    "ts.aggregate": "aggregate",
-}
+# Which plugin method serves which bridge op, and the capabilities of each pattern, come
+# from the annotated protos (`prism.plugin_op`, `prism.capability`) via `make codegen`;
+# the host reports `unimplemented` when the plugin object has no such method.
+OP_METHODS: Mapping[str, str] = generated.OP_METHODS
+CAPABILITIES: Mapping[str, tuple[str, ...]] = generated.CAPABILITIES
 
 
 def render_key(key: bytes) -> str:
@@ -99,7 +118,8 @@ class BackendPlugin(abc.ABC):
     name: ClassVar[str]
     #: Patterns this backend serves, e.g. ("keyvalue", "timeseries").
     patterns: ClassVar[tuple[str, ...]]
-    #: Capabilities per served pattern, e.g. {"keyvalue": frozenset({"core", "cas"})}.
+    #: Capabilities per served pattern, e.g. {"keyvalue": frozenset({"core", "cas"})}; the
+    #: names are those of CAPABILITIES / KeyValueCapability / TimeSeriesCapability.
     capabilities: ClassVar[Mapping[str, frozenset[str]]]
 
     def __init__(self, namespace: str, config: Mapping[str, Any]) -> None:
