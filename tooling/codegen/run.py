@@ -3,6 +3,8 @@
 1. python_stubs.py: protoc's Python and gRPC modules into python/ (prism.<pkg>.v1.*_pb2).
 2. protoc_gen_prism.py (a protoc plugin): the pattern metadata and plugin dispatch table in
    python/prism/plugins/generated/ and the route table proxy/engine/src/routes_generated.rs.
+3. render_docs.py: the backend x capability table docs-cms/backends.md, from the
+   conformance claims file tests/conformance/claims.yaml.
 
 Both always generate into a temporary directory first. `make codegen` then copies what
 changed into the tree and deletes files the codegen no longer produces in the directories
@@ -27,9 +29,10 @@ if str(ROOT) not in sys.path:  # run as a script: make `tooling.codegen` importa
 
 from grpc_tools import protoc  # noqa: E402
 
-from tooling.codegen import python_stubs  # noqa: E402
+from tooling.codegen import python_stubs, render_docs  # noqa: E402
 
 PROTO_DIR = ROOT / "proto"
+CLAIMS_PATH = ROOT / render_docs.CLAIMS
 # Directories whose every file is generated: a file in them that codegen does not produce
 # any more is stale too.
 OWNED_DIRS = ("python/prism/plugins/generated",)
@@ -62,11 +65,12 @@ def run_prism_plugin(out_dir: Path, files: Sequence[str], include_dirs: Sequence
         raise SystemExit(f"protoc with protoc-gen-prism failed with exit code {code}")
 
 
-def generate_all(out_root: Path) -> None:
+def generate_all(out_root: Path, claims: Path = CLAIMS_PATH) -> None:
     """Generate everything into an empty out_root, laid out like the repo."""
     (out_root / "python").mkdir(parents=True, exist_ok=True)
     python_stubs.generate(out_root / "python")
     run_prism_plugin(out_root, python_stubs.proto_files(), [PROTO_DIR])
+    render_docs.generate(out_root, claims)
 
 
 def _files_under(root: Path, dirs: Sequence[str]) -> set[Path]:
@@ -96,10 +100,10 @@ def listing(generated_root: Path) -> list[Path]:
     return sorted(p.relative_to(generated_root) for p in generated_root.rglob("*") if p.is_file())
 
 
-def check(tree: Path = ROOT) -> int:
+def check(tree: Path = ROOT, claims: Path = CLAIMS_PATH) -> int:
     """0 when `tree` holds exactly what codegen produces, else 1 with the stale files."""
     with tempfile.TemporaryDirectory() as tmp:
-        generate_all(Path(tmp))
+        generate_all(Path(tmp), claims)
         changed, left_over = diff(Path(tmp), tree)
         count = len(listing(Path(tmp)))
     if changed or left_over:
@@ -113,10 +117,10 @@ def check(tree: Path = ROOT) -> int:
     return 0
 
 
-def write(tree: Path = ROOT) -> int:
+def write(tree: Path = ROOT, claims: Path = CLAIMS_PATH) -> int:
     """Regenerate into `tree`, touching only files whose content changes."""
     with tempfile.TemporaryDirectory() as tmp:
-        generate_all(Path(tmp))
+        generate_all(Path(tmp), claims)
         changed, left_over = diff(Path(tmp), tree)
         for rel in changed:
             (tree / rel).parent.mkdir(parents=True, exist_ok=True)
