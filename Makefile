@@ -11,6 +11,7 @@ GRPCURL_VERSION := v1.9.3
 PYTEST_ARGS ?=
 
 .PHONY: help install dev run test test-rust test-python lint codegen check-codegen bench clean distclean
+.PHONY: stack-up stack-down stack-status
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -60,6 +61,15 @@ check-codegen: install ## Fail if regenerating from proto/ would change any gene
 bench: ## Benchmarks land with issue 6; today: the bridge crossing microbenchmark
 	@echo "make bench: the lane benchmark (T, A, B, D, E, W, TS) is issue 6's work."
 	$(PY) tooling/bench/bridge_crossing.py
+
+stack-up: ## Start real PostgreSQL, Redis, NATS, Kafka on loopback (stdlib-only tool)
+	$(PYTHON) -m tooling.stack up
+
+stack-down: ## Stop the local stack and delete its data dir (.prism-stack)
+	$(PYTHON) -m tooling.stack down
+
+stack-status: ## Show the local stack's servers (pid, port, up/down)
+	$(PYTHON) -m tooling.stack status
 
 clean: ## Remove build outputs and local data (keeps .venv; 'make distclean' removes it)
 	cargo clean

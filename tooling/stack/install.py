@@ -79,7 +79,20 @@ POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
 </project>
 """
 
-_DOWNLOADED = re.compile(r"Downloaded from \S+: \S+/([^/\s]+\.jar) \(([^,)]+)")
+# "Downloaded from central: https://.../kafka-clients-3.9.1.jar (5.6 MB at 1.2 MB/s)"
+_DOWNLOADED = re.compile(r"Downloaded from \S+: \S+/([^/\s]+\.jar) \(([\d.]+ [kMG]?B)\b")
+
+
+def _bytes(size: str) -> float:
+    """Maven's "334 kB" / "1.2 MB" / "512 B" as a number of bytes."""
+    number, unit = size.split()
+    return float(number) * {"B": 1, "kB": 1e3, "MB": 1e6, "GB": 1e9}[unit]
+
+
+def parse_download(line: str) -> tuple[str, float] | None:
+    """(jar name, bytes) from one line of Maven's output, if it reports a jar download."""
+    m = _DOWNLOADED.search(line)
+    return (m.group(1), _bytes(m.group(2))) if m else None
 
 
 def kafka_libs(version: str, say: Say) -> Path:
@@ -104,19 +117,24 @@ def kafka_libs(version: str, say: Say) -> Path:
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert proc.stdout is not None
     tail: list[str] = []
+    files, total = 0, 0.0
     for line in proc.stdout:
         tail = (tail + [line.rstrip()])[-40:]
-        m = _DOWNLOADED.search(line)
-        if m:
-            say(f"downloaded {m.group(1)} ({m.group(2).strip()})")
+        if got := parse_download(line):
+            # Maven's plugins arrive too (~120 jars on a cold ~/.m2): one line per 20 jars.
+            files, total = files + 1, total + got[1]
+            if files % 20 == 1:
+                say(f"downloading ... {files} jars, {total / 1e6:.1f} MB so far ({got[0]})")
+    if files:
+        say(f"downloaded {files} jars, {total / 1e6:.1f} MB")
     if proc.wait() != 0:
         raise ServiceError("Maven could not fetch Kafka:\n" + "\n".join(tail))
     jars = sorted(staging.glob("*.jar"))
     if not any(j.name.startswith(f"kafka_2.13-{version}") for j in jars):
         raise ServiceError(f"Maven ran but no kafka_2.13-{version}.jar in {staging}")
+    size = sum(j.stat().st_size for j in jars) / 1e6
     shutil.rmtree(libs, ignore_errors=True)
     staging.rename(libs)
     (home / ".complete").write_text(f"{len(jars)} jars\n")  # written last: a complete cache
-    size = sum(j.stat().st_size for j in jars) / 1e6
     say(f"cached {len(jars)} jars ({size:.0f} MB) in {libs}")
     return libs

@@ -10,15 +10,9 @@ import os
 import pwd
 import signal
 import socket
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
-
-# Popen objects of the servers this Python process started. Keeping them referenced stops
-# Popen.__del__ from warning "subprocess is still running" (pytest turns warnings into
-# errors), and lets stop() reap its own children instead of leaving zombies.
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 
 class ServiceError(RuntimeError):
@@ -33,38 +27,58 @@ def spawn(
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
 ) -> tuple[int, int]:
-    """Start argv detached; returns (pid, start_ticks)."""
+    """Start argv detached; returns (pid, start_ticks).
+
+    os.posix_spawnp, not subprocess.Popen: a Popen object of a server that outlives us
+    warns "subprocess is still running" when collected, which pytest turns into an error.
+    Wrappers `exec` (sh for the working dir, setpriv for the user), so the pid we get is
+    the server's own and it is the leader of its new session and process group.
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     full_env = dict(os.environ if env is None else env)
-    kwargs = as_user(user)
-    if kwargs:
-        pw = pwd.getpwnam(str(user))
+    full_argv = list(argv)
+    if cwd is not None:
+        full_argv = ["sh", "-c", 'cd "$0" && exec "$@"', str(cwd), *full_argv]
+    if user is not None and os.geteuid() == 0:
+        # setpriv execs (runuser would fork and sit in between, SIGKILLing the server 2s
+        # after forwarding a SIGTERM).
+        pw = pwd.getpwnam(user)
+        full_argv = ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}",
+                     "--clear-groups", "--", *full_argv]  # fmt: skip
         full_env.update(HOME=pw.pw_dir, USER=pw.pw_name, LOGNAME=pw.pw_name)
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=cwd,
-            env=full_env,
-            start_new_session=True,
-            **kwargs,  # type: ignore[call-overload]
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+    try:
+        pid = os.posix_spawnp(
+            full_argv[0],
+            full_argv,
+            full_env,
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_DUP2, log_fd, 1),
+                (os.POSIX_SPAWN_DUP2, log_fd, 2),
+            ],
+            setsid=True,
         )
-    _CHILDREN[proc.pid] = proc
-    return proc.pid, start_ticks(proc.pid) or 0
+    finally:
+        os.close(log_fd)
+    return pid, start_ticks(pid) or 0
 
 
 def as_user(user: str | None) -> dict[str, object]:
-    """Popen keyword arguments that run the child as user (when we are root).
-
-    Popen switches uid and gids in the child itself, so the pid we record is the server's;
-    `runuser` would sit in between and SIGKILL the server 2s after forwarding a SIGTERM.
-    """
+    """subprocess keyword arguments that run a short-lived command as user (when root)."""
     if user is None or os.geteuid() != 0:
         return {}
     pw = pwd.getpwnam(user)
     return {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
+
+
+def _reap(pid: int) -> bool:
+    """Collect pid's exit status if it is our child and has exited; True if it had."""
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return False  # not our child (started by an earlier `up`): init reaps it
+    return done == pid
 
 
 def _stat(pid: int) -> list[str] | None:
@@ -83,9 +97,7 @@ def start_ticks(pid: int) -> int | None:
 
 def alive(pid: int, ticks: int) -> bool:
     """True while pid is the very process we started (same start time) and not a zombie."""
-    child = _CHILDREN.get(pid)
-    if child is not None and child.poll() is not None:
-        del _CHILDREN[pid]
+    if _reap(pid):
         return False
     fields = _stat(pid)
     if fields is None or fields[0] == "Z":
@@ -96,18 +108,16 @@ def alive(pid: int, ticks: int) -> bool:
 def stop(pid: int, ticks: int, sig: int, timeout: float) -> bool:
     """Send sig, wait up to timeout, then SIGKILL the whole process group.
     Returns True when it exited on sig, False when it had to be killed."""
-    if not alive(pid, ticks):
-        return True
-    if sig == signal.SIGKILL:
-        _kill_group(pid)
-        _wait_gone(pid, ticks, 10.0)
-        return False
-    os.kill(pid, sig)
-    if _wait_gone(pid, ticks, timeout):
-        return True
-    _kill_group(pid)
-    _wait_gone(pid, ticks, 10.0)
-    return False
+    clean = True
+    if alive(pid, ticks):
+        if sig != signal.SIGKILL:
+            os.kill(pid, sig)
+        if sig == signal.SIGKILL or not _wait_gone(pid, ticks, timeout):
+            _kill_group(pid)
+            _wait_gone(pid, ticks, 10.0)
+            clean = False
+    _wait_group_gone(pid, 10.0)
+    return clean
 
 
 def _kill_group(pid: int) -> None:
@@ -126,6 +136,22 @@ def _wait_gone(pid: int, ticks: int, timeout: float) -> bool:
             return True
         time.sleep(0.1)
     return not alive(pid, ticks)
+
+
+def _wait_group_gone(pgid: int, timeout: float) -> None:
+    """Wait until no process of the group is left, zombies included: a restarted PostgreSQL
+    refuses to start while the old postmaster's pid still exists, even as a zombie, and
+    its orphaned helpers would hold shared memory."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _reap(pgid)
+        if not any(
+            (f := _stat(int(d.name))) is not None and int(f[2]) == pgid
+            for d in Path("/proc").iterdir()
+            if d.name.isdigit()
+        ):
+            return
+        time.sleep(0.05)
 
 
 def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:

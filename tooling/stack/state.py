@@ -52,16 +52,15 @@ def _locked(root: Path) -> Iterator[None]:
 def _read(root: Path) -> dict[str, Record]:
     try:
         raw = json.loads((root / STATE_FILE).read_text())
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return {}
     return {name: Record(**rec) for name, rec in raw.items()}
 
 
 def load(root: Path) -> dict[str, Record]:
-    if not root.exists():
-        return {}
-    with _locked(root):
-        return _read(root)
+    # No lock: put() replaces the file atomically, and a reader must not create the stack
+    # dir (the lock file would) while `down` is deleting it.
+    return _read(root)
 
 
 def put(root: Path, name: str, record: Record | None) -> None:

@@ -49,8 +49,7 @@ class Nats(Service):
 
     def _client_handshake(self) -> bool:
         # The client protocol itself: the server greets with INFO; CONNECT + PING -> PONG.
-        with socket.create_connection((HOST, self.port), timeout=2) as s:
-            f = s.makefile("rb")
+        with socket.create_connection((HOST, self.port), timeout=2) as s, s.makefile("rb") as f:
             if not f.readline().startswith(b"INFO "):
                 return False
             s.sendall(b'CONNECT {"verbose":false,"name":"prism-stack"}\r\nPING\r\n')

@@ -53,6 +53,9 @@ class Postgres(Service):
     def prepare(self, data: Path, say: Say) -> None:
         pgdata = data / "pgdata"
         if (pgdata / "PG_VERSION").exists():
+            # After a kill, postmaster.pid stays behind; if its pid is reused by then,
+            # PostgreSQL refuses to start. api checked our port is free: it is stale.
+            (pgdata / "postmaster.pid").unlink(missing_ok=True)
             return
         data.mkdir(parents=True, exist_ok=True)
         self._own(data)
@@ -82,19 +85,20 @@ class Postgres(Service):
         ]  # fmt: skip
 
     def ready(self, data: Path) -> bool:
-        return self._psql("postgres", "postgres", "select 1").stdout.strip() == "1"
+        return self._admin("select 1").stdout.strip() == "1"
 
     def after_ready(self, data: Path, say: Say) -> None:
-        exists = self._psql("postgres", "postgres", f"select 1 from pg_roles where rolname='{USER}'")
-        if exists.stdout.strip() != "1":
-            self._check(self._psql("postgres", "postgres", f"create role {USER} login"))
-        exists = self._psql("postgres", "postgres", f"select 1 from pg_database where datname='{DB}'")
-        if exists.stdout.strip() != "1":
+        if self._admin(f"select 1 from pg_roles where rolname='{USER}'").stdout.strip() != "1":
+            self._check(self._admin(f"create role {USER} login"))
+        if self._admin(f"select 1 from pg_database where datname='{DB}'").stdout.strip() != "1":
             say(f"creating database {DB} owned by {USER}")
-            self._check(self._psql("postgres", "postgres", f"create database {DB} owner {USER}"))
+            self._check(self._admin(f"create database {DB} owner {USER}"))
         # The real readiness: the URL we hand out answers `select 1`.
         if self._psql(USER, DB, "select 1").stdout.strip() != "1":
             raise ServiceError(f"postgres: `select 1` as {USER} on {DB} failed")
+
+    def _admin(self, sql: str) -> subprocess.CompletedProcess[str]:
+        return self._psql("postgres", "postgres", sql)
 
     def _psql(self, user: str, db: str, sql: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
