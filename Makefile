@@ -43,8 +43,11 @@ test: install check-codegen lint test-rust test-python ## The whole suite: codeg
 test-rust: ## cargo tests of the engine (layers, status mapping, backends)
 	cargo test --workspace --quiet
 
-test-python: install ## pytest: unit, plugins, conformance and end-to-end
-	PATH=$(CURDIR)/$(TOOLS):$$PATH $(PY) -m pytest $(PYTEST_ARGS)
+test-python: install ## pytest: the stack tool, then unit, plugins, conformance, e2e (real servers)
+	@# The stack tool's own tests start and stop the stack, so they run on their own first;
+	@# the main run then brings the stack up for the backends it tests and down at the end.
+	PATH=$(CURDIR)/$(TOOLS):$$PATH $(PY) -m pytest tests/stack $(PYTEST_ARGS)
+	PATH=$(CURDIR)/$(TOOLS):$$PATH $(PY) -m pytest --ignore=tests/stack $(PYTEST_ARGS)
 
 lint: install ## ruff, mypy, clippy -D warnings, docs validation
 	$(VENV)/bin/ruff check python patterns tooling tests

@@ -8,6 +8,7 @@ unique key prefixes and series ids (`helpers.unique`).
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tooling.stack
 
 from helpers import claims  # noqa: E402
 from helpers.rpc import Stubs  # noqa: E402
@@ -35,9 +37,32 @@ def session_namespaces() -> list[dict[str, Any]]:
     return base + claims.extra_namespaces({ns["name"] for ns in base})
 
 
+# Backends whose server comes from the local stack (tooling/stack), by stack service.
+STACK_BACKENDS = ("postgres", "redis", "nats", "kafka")
+
+
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """The shared gateway for the session."""
+def backend_stack() -> Iterator[dict[str, str]]:
+    """Real servers for every selected backend of the claims file, started by the local
+    stack unless PRISM_*_URL points at existing ones; their endpoints are exported to the
+    environment (claims.yaml configs read them). Stops only what it started."""
+    needed = [b for b in STACK_BACKENDS if claims.uses(b)]
+    if not needed:
+        yield {}
+        return
+    from tooling.stack import api
+
+    with api.running(needed) as endpoints:
+        exported = {ep.env_var: ep.url for ep in endpoints.values()}
+        os.environ.update(exported)
+        yield exported
+
+
+@pytest.fixture(scope="session")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, backend_stack: dict[str, str]
+) -> Iterator[ServerProcess]:
+    """The shared gateway for the session, over the memory, SQLite and stack backends."""
     proc = ServerProcess(tmp_path_factory.mktemp("session-server"), session_namespaces())
     try:
         proc.start()

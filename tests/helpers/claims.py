@@ -29,6 +29,11 @@ def selected(backend: str) -> bool:
     return not chosen or backend in {b.strip() for b in chosen.split(",")}
 
 
+def uses(backend: str) -> bool:
+    """Whether this run tests `backend` (it is in the claims file and selected)."""
+    return backend in load()["backends"] and selected(backend)
+
+
 def expand(value: Any, backend: str) -> Any:
     """Replace ${VAR} in config strings with the environment (the stack's endpoints)."""
     if isinstance(value, dict):
