@@ -106,6 +106,17 @@ def targets(pattern: str, capability: str) -> list[Target]:
     ]
 
 
+def unserved() -> list[tuple[str, str, str]]:
+    """(backend, namespace, pattern) for every selected backend and pattern it does not
+    serve: the other side of the claims, checked by tests/conformance/test_unserved.py."""
+    return [
+        (backend, entry["namespace"], pattern)
+        for backend, entry in load()["backends"].items()
+        for pattern in PATTERNS
+        if selected(backend) and not entry.get(pattern)
+    ]
+
+
 def extra_namespaces(defined: set[str]) -> list[dict[str, Any]]:
     """Namespaces for claimed backends that the base test config does not define."""
     out = []
