@@ -1,0 +1,162 @@
+"""The class registered as the `postgres` backend: KeyValue and TimeSeries per namespace.
+
+All calls are async (psycopg 3) on the plugin host's loop: a call waiting on the server
+does not block the others, and each concurrent call uses its own pooled connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from prism.errors import PrismError, Unavailable
+from prism.plugins.api import (
+    AppendResult,
+    Bucket,
+    DeleteEntry,
+    Event,
+    EventCursor,
+    Item,
+    KeyValueBackend,
+    PutEntry,
+    PutResult,
+    TimeSeriesBackend,
+)
+
+from prism_postgres import health as health_check
+from prism_postgres import metadata
+from prism_postgres.config import PostgresConfig
+from prism_postgres.db import Database
+from prism_postgres.keyvalue import KeyValueStore
+from prism_postgres.provisioning import Names, provision
+from prism_postgres.timeseries import TimeSeriesStore
+
+log = logging.getLogger(__name__)
+
+
+class PostgresPlugin(KeyValueBackend, TimeSeriesBackend):
+    """One namespace stored in its own tables of a PostgreSQL database."""
+
+    name: ClassVar[str] = metadata.BACKEND_NAME
+    patterns: ClassVar[tuple[str, ...]] = metadata.CLAIMED_PATTERNS
+    capabilities: ClassVar[Mapping[str, frozenset[str]]] = metadata.CAPABILITIES
+
+    def __init__(self, namespace: str, config: Mapping[str, Any]) -> None:
+        super().__init__(namespace, config)
+        self.config = PostgresConfig.from_mapping(config)  # ConfigError names the field
+        self.names = Names.of(namespace)
+        self._db: Database | None = None
+        self._kv: KeyValueStore | None = None
+        self._ts: TimeSeriesStore | None = None
+        self._purger: asyncio.Task[None] | None = None
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._db is not None:
+            return
+        db = Database(self.config, self.namespace)
+        await db.open()  # Unavailable when the server cannot be reached
+        try:
+            async with db.connection() as conn:
+                await provision(conn, self.names)
+        except BaseException:
+            await db.close()
+            raise
+        self._db = db
+        self._kv = KeyValueStore(db, self.names, self.namespace)
+        self._ts = TimeSeriesStore(db, self.names)
+        self._purger = asyncio.get_running_loop().create_task(self._purge_loop())
+
+    async def close(self) -> None:
+        if self._purger is not None:
+            self._purger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._purger
+            self._purger = None
+        if self._db is not None:
+            db, self._db, self._kv, self._ts = self._db, None, None, None
+            await db.close()
+
+    async def health(self) -> bool:
+        return await health_check.check(self._db)
+
+    async def _purge_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.purge_interval_s)
+            kv = self._kv
+            if kv is None:
+                return
+            try:
+                await kv.purge_expired()
+            except PrismError as exc:  # retried on the next tick
+                log.warning("namespace %r: purging expired keys failed: %s", self.namespace, exc)
+
+    # -- KeyValue --------------------------------------------------------------------
+
+    async def get_many(self, keys: Sequence[bytes]) -> list[Item | None]:
+        return await self._kv_store().get_many(keys)
+
+    async def put_many(
+        self, batches: Sequence[Sequence[PutEntry]]
+    ) -> list[list[PutResult] | PrismError]:
+        return await self._kv_store().put_many(batches)
+
+    async def delete_many(
+        self, batches: Sequence[Sequence[DeleteEntry]]
+    ) -> list[list[bool] | PrismError]:
+        return await self._kv_store().delete_many(batches)
+
+    async def scan(
+        self, start: bytes, end: bytes | None, after: bytes | None, limit: int
+    ) -> list[Item]:
+        return await self._kv_store().scan(start, end, after, limit)
+
+    # -- TimeSeries ------------------------------------------------------------------
+
+    async def append_many(
+        self, batches: Sequence[Sequence[Event]]
+    ) -> list[AppendResult | PrismError]:
+        return await self._ts_store().append_many(batches)
+
+    async def query(
+        self,
+        series_id: str,
+        start_ns: int,
+        end_ns: int,
+        tag_filter: Mapping[str, str],
+        descending: bool,
+        after: EventCursor | None,
+        limit: int,
+    ) -> list[Event]:
+        return await self._ts_store().query(
+            series_id, start_ns, end_ns, tag_filter, descending, after, limit
+        )
+
+    async def aggregate(
+        self,
+        series_id: str,
+        start_ns: int,
+        end_ns: int,
+        width_ns: int,
+        tag_filter: Mapping[str, str],
+    ) -> list[Bucket]:
+        return await self._ts_store().aggregate(series_id, start_ns, end_ns, width_ns, tag_filter)
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _kv_store(self) -> KeyValueStore:
+        if self._kv is None:
+            raise self._not_started()
+        return self._kv
+
+    def _ts_store(self) -> TimeSeriesStore:
+        if self._ts is None:
+            raise self._not_started()
+        return self._ts
+
+    def _not_started(self) -> Unavailable:
+        return Unavailable(f"postgres backend of namespace '{self.namespace}' is not started")
