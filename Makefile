@@ -51,7 +51,8 @@ test-python: install ## pytest: the stack tool, then unit, plugins, conformance,
 
 lint: install ## ruff, mypy, clippy -D warnings, docs validation
 	$(VENV)/bin/ruff check python patterns tooling tests
-	$(VENV)/bin/mypy python/prism patterns/sqlite/prism_sqlite
+	$(VENV)/bin/mypy python/prism $(foreach p,$(PLUGINS),$(wildcard $(p)/prism_*)) tooling
+	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(PY) tooling/validate_docs.py
 
