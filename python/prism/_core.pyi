@@ -39,6 +39,8 @@ class Proxy:
     def metrics_address(self) -> str: ...
     def update_namespaces(self, namespaces_json: str) -> None:
         """Replace the namespace table atomically; in-flight requests keep their snapshot."""
+    def set_namespace_health(self, namespace: str, serving: bool) -> None:
+        """Publish a namespace's backend health as gRPC health service `prism.namespace.<name>`."""
     def shutdown(self, grace_seconds: float = 10.0) -> None:
         """Stop accepting, let in-flight requests finish (up to the grace), then stop."""
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
+import pytest
 from helpers import unique
 from helpers.rpc import Stubs, kvpb, rpc_error
 from helpers.server import SERVING, ServerProcess, health_status
@@ -41,6 +42,17 @@ def b64(raw: bytes) -> str:
 
 def test_health_serving(server: ServerProcess) -> None:
     assert health_status(server.address) == SERVING
+
+
+def test_namespace_backend_health_is_published(server: ServerProcess) -> None:
+    # Plugin health checks feed grpc.health.v1 as `prism.namespace.<name>`.
+    deadline = time.monotonic() + 10
+    while health_status(server.address, "prism.namespace.lite") != SERVING:
+        assert time.monotonic() < deadline, "namespace 'lite' health never became SERVING"
+        time.sleep(0.2)
+    with pytest.raises(grpc.RpcError) as info:
+        health_status(server.address, "prism.namespace.no-such-namespace")
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
 
 
 def test_reflection_lists_services(server: ServerProcess) -> None:

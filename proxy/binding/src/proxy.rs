@@ -80,6 +80,14 @@ impl Proxy {
         server.update_namespaces(&namespaces).map_err(|e| PyValueError::new_err(e.to_string()))
     }
 
+    /// Reports a namespace's backend health on the gRPC health service.
+    fn set_namespace_health(&self, py: Python<'_>, namespace: &str, serving: bool) -> PyResult<()> {
+        let guard = self.server.lock().expect("lock");
+        let server = guard.as_ref().ok_or_else(|| PyRuntimeError::new_err("the proxy is not running"))?;
+        py.detach(|| server.set_namespace_health(namespace, serving));
+        Ok(())
+    }
+
     #[pyo3(signature = (grace_seconds = 10.0))]
     fn shutdown(&self, py: Python<'_>, grace_seconds: f64) {
         let server = self.server.lock().expect("lock").take();

@@ -44,6 +44,7 @@ pub struct Server {
     bridge: Option<Arc<BridgeQueue>>,
     shutdown: watch::Sender<bool>,
     tails: Arc<TailHub>,
+    health: tonic_health::server::HealthReporter,
     grpc_task: Option<JoinHandle<()>>,
     pub grpc_addr: SocketAddr,
     pub metrics_addr: SocketAddr,
@@ -104,8 +105,9 @@ impl Server {
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
 
+        let (reporter, health_service) = tonic_health::server::health_reporter();
+        let health = reporter.clone();
         let grpc_task = runtime.block_on(async {
-            let (reporter, health_service) = tonic_health::server::health_reporter();
             reporter.set_serving::<kv::key_value_server::KeyValueServer<KeyValueService>>().await;
             reporter.set_serving::<ts::time_series_server::TimeSeriesServer<TimeSeriesService>>().await;
             let listener = tokio::net::TcpListener::from_std(grpc_listener)
@@ -150,6 +152,7 @@ impl Server {
             bridge,
             shutdown,
             tails,
+            health,
             grpc_task: Some(grpc_task),
             grpc_addr,
             metrics_addr,
@@ -166,6 +169,26 @@ impl Server {
 
     pub fn bridge(&self) -> Option<&Arc<BridgeQueue>> {
         self.bridge.as_ref()
+    }
+
+    /// Health service name under which a namespace's backend health is reported.
+    pub fn namespace_health_service(namespace: &str) -> String {
+        format!("prism.namespace.{namespace}")
+    }
+
+    /// Publishes a namespace's backend health on the gRPC health service
+    /// (`grpc.health.v1.Health/Check` with service `prism.namespace.<name>`).
+    pub fn set_namespace_health(&self, namespace: &str, serving: bool) {
+        let status = if serving {
+            tonic_health::ServingStatus::Serving
+        } else {
+            tonic_health::ServingStatus::NotServing
+        };
+        let service = Self::namespace_health_service(namespace);
+        let reporter = self.health.clone();
+        if let Some(runtime) = self.runtime.as_ref() {
+            runtime.block_on(async move { reporter.set_service_status(service, status).await });
+        }
     }
 
     /// Replaces the namespace table; in-flight requests keep their snapshot.

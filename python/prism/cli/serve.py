@@ -125,8 +125,12 @@ def run(cfg: Config, plugins: dict[str, Any]) -> int:
         return _error(_listen_error(err, cfg))
 
     _print_banner(cfg, proxy)
+    _report_health(host, proxy)
+    ticks = 0
     while not stop.wait(1.0):
-        pass
+        ticks += 1
+        if ticks % HEALTH_INTERVAL_S == 0:
+            _report_health(host, proxy)
     typer.echo("prism: draining")
     try:
         proxy.shutdown(cfg.server.shutdown_grace_s)
@@ -134,6 +138,17 @@ def run(cfg: Config, plugins: dict[str, Any]) -> int:
         host.stop()
     typer.echo("prism: stopped")
     return 0
+
+
+# How often backend health is probed and published on the gRPC health service.
+HEALTH_INTERVAL_S = 5
+
+
+def _report_health(host: Any, proxy: Any) -> None:
+    """Feed each plugin's health check into `grpc.health.v1` as `prism.namespace.<name>`."""
+    # host.health() never raises: a slow or failing check reads as not serving.
+    for namespace, serving in host.health().items():
+        proxy.set_namespace_health(namespace, bool(serving))
 
 
 def _install_signal_handlers() -> threading.Event:
