@@ -30,7 +30,7 @@ class PostgresConfig:
     statement_timeout_ms: int = 10_000
     #: How long to wait for a TCP connection, and for a free pooled connection, before a
     #: call fails with UNAVAILABLE: bounds a call while the server is down.
-    connect_timeout_s: float = 5.0
+    connect_timeout_s: float = 2.0
     #: Seconds between deletes of expired KeyValue rows (reads hide them anyway).
     purge_interval_s: float = 30.0
 
@@ -62,7 +62,7 @@ class PostgresConfig:
             pool_min_size=min_size,
             pool_max_size=max_size,
             statement_timeout_ms=_int(raw, "statement_timeout_ms", 10_000, minimum=0),
-            connect_timeout_s=_positive(raw, "connect_timeout_s", 5.0),
+            connect_timeout_s=_positive(raw, "connect_timeout_s", 2.0),
             purge_interval_s=_positive(raw, "purge_interval_s", 30.0),
         )
 

@@ -22,6 +22,9 @@ from prism_postgres.config import PostgresConfig
 from prism_postgres.errors import is_connection_error, map_error
 
 log = logging.getLogger(__name__)
+
+# Longest stretch of background reconnect attempts before the backoff starts over.
+RECONNECT_WINDOW_S = 10.0
 T = TypeVar("T")
 Conn = psycopg.AsyncConnection[Any]
 
@@ -55,9 +58,12 @@ class Database:
                 "application_name": f"prism:{self.namespace}"[:63],
             },
             timeout=cfg.connect_timeout_s,
-            # Keep retrying in the background while the server is down; calls meanwhile
-            # fail fast with UNAVAILABLE after `timeout`.
-            reconnect_timeout=float("inf"),
+            # A finite reconnect window: psycopg_pool doubles its retry delay without a cap
+            # inside one window, so an infinite window made recovery after a long outage
+            # take about as long as the outage. After each window the pool gives up and
+            # the next call starts a fresh attempt (1 s delay again). Calls meanwhile fail
+            # with UNAVAILABLE after `timeout`.
+            reconnect_timeout=RECONNECT_WINDOW_S,
             name=f"prism-{self.namespace}",
             open=False,
         )
