@@ -45,10 +45,10 @@ def runner() -> Iterator[asyncio.Runner]:
 
 
 @pytest.fixture
-def redis_url() -> str:
+def redis_url(backend_stack: dict[str, str]) -> str:
+    """The stack's Redis (started by the session fixture) or $PRISM_REDIS_URL."""
     url = os.environ.get("PRISM_REDIS_URL")
-    if not url:
-        pytest.skip("PRISM_REDIS_URL unset: start the stack (`python -m tooling.stack up`)")
+    assert url, "backend_stack did not export PRISM_REDIS_URL: is redis in claims.yaml?"
     return url
 
 

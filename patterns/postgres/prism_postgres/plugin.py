@@ -6,8 +6,6 @@ does not block the others, and each concurrent call uses its own pooled connecti
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
@@ -25,6 +23,7 @@ from prism.plugins.api import (
     PutResult,
     TimeSeriesBackend,
 )
+from prism.plugins.periodic import Periodic
 
 from prism_postgres import health as health_check
 from prism_postgres import metadata
@@ -51,7 +50,9 @@ class PostgresPlugin(KeyValueBackend, TimeSeriesBackend):
         self._db: Database | None = None
         self._kv: KeyValueStore | None = None
         self._ts: TimeSeriesStore | None = None
-        self._purger: asyncio.Task[None] | None = None
+        self._purger = Periodic(
+            f"purge of namespace {namespace!r}", self.config.purge_interval_s, self._purge
+        )
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -69,14 +70,10 @@ class PostgresPlugin(KeyValueBackend, TimeSeriesBackend):
         self._db = db
         self._kv = KeyValueStore(db, self.names, self.namespace)
         self._ts = TimeSeriesStore(db, self.names)
-        self._purger = asyncio.get_running_loop().create_task(self._purge_loop())
+        self._purger.start()
 
     async def close(self) -> None:
-        if self._purger is not None:
-            self._purger.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._purger
-            self._purger = None
+        await self._purger.stop()
         if self._db is not None:
             db, self._db, self._kv, self._ts = self._db, None, None, None
             await db.close()
@@ -84,16 +81,9 @@ class PostgresPlugin(KeyValueBackend, TimeSeriesBackend):
     async def health(self) -> bool:
         return await health_check.check(self._db)
 
-    async def _purge_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.purge_interval_s)
-            kv = self._kv
-            if kv is None:
-                return
-            try:
-                await kv.purge_expired()
-            except PrismError as exc:  # retried on the next tick
-                log.warning("namespace %r: purging expired keys failed: %s", self.namespace, exc)
+    async def _purge(self) -> None:
+        if self._kv is not None:
+            await self._kv.purge_expired()
 
     # -- KeyValue --------------------------------------------------------------------
 

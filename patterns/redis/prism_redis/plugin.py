@@ -7,8 +7,6 @@ or query chunk).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
@@ -26,6 +24,7 @@ from prism.plugins.api import (
     PutResult,
     TimeSeriesBackend,
 )
+from prism.plugins.periodic import Periodic
 from redis import exceptions as rx
 from redis.asyncio import Redis
 
@@ -56,7 +55,9 @@ class RedisPlugin(KeyValueBackend, TimeSeriesBackend):
         self._client: Redis | None = None
         self._kv: KeyValueStore | None = None
         self._ts: TimeSeriesStore | None = None
-        self._purger: asyncio.Task[None] | None = None
+        self._purger = Periodic(
+            f"purge of namespace {namespace!r}", self.config.purge_interval_s, self._purge
+        )
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -74,14 +75,10 @@ class RedisPlugin(KeyValueBackend, TimeSeriesBackend):
         self._client = client
         self._kv = KeyValueStore(client, self.keyspace)
         self._ts = TimeSeriesStore(client, self.keyspace, self.config.stream_maxlen)
-        self._purger = asyncio.get_running_loop().create_task(self._purge_loop())
+        self._purger.start()
 
     async def close(self) -> None:
-        if self._purger is not None:
-            self._purger.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._purger
-            self._purger = None
+        await self._purger.stop()
         if self._client is not None:
             client, self._client, self._kv, self._ts = self._client, None, None, None
             await client.aclose()
@@ -89,16 +86,9 @@ class RedisPlugin(KeyValueBackend, TimeSeriesBackend):
     async def health(self) -> bool:
         return await health_check.check(self._client)
 
-    async def _purge_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.purge_interval_s)
-            kv = self._kv
-            if kv is None:
-                return
-            try:
-                await kv.purge_expired()
-            except (PrismError, rx.RedisError, OSError) as exc:  # retried on the next tick
-                log.warning("namespace %r: purging expired keys failed: %s", self.namespace, exc)
+    async def _purge(self) -> None:
+        if self._kv is not None:
+            await self._kv.purge_expired()
 
     # -- KeyValue --------------------------------------------------------------------
 

@@ -7,8 +7,6 @@ transaction, so concurrent host tasks never interleave statements.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
@@ -27,6 +25,7 @@ from prism.plugins.api import (
     PutResult,
     TimeSeriesBackend,
 )
+from prism.plugins.periodic import Periodic
 
 from prism_sqlite import health as health_check
 from prism_sqlite import metadata
@@ -53,7 +52,9 @@ class SqlitePlugin(KeyValueBackend, TimeSeriesBackend):
         self._conn: sqlite3.Connection | None = None
         self._kv: KeyValueStore | None = None
         self._ts: TimeSeriesStore | None = None
-        self._purger: asyncio.Task[None] | None = None
+        self._purger = Periodic(
+            f"purge of namespace {namespace!r}", self.config.purge_interval_s, self._purge
+        )
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -66,14 +67,10 @@ class SqlitePlugin(KeyValueBackend, TimeSeriesBackend):
             raise map_error(exc) from exc
         self._conn = conn
         self._kv, self._ts = KeyValueStore(conn), TimeSeriesStore(conn)
-        self._purger = asyncio.get_running_loop().create_task(self._purge_loop())
+        self._purger.start()
 
     async def close(self) -> None:
-        if self._purger is not None:
-            self._purger.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._purger
-            self._purger = None
+        await self._purger.stop()
         if self._conn is not None:
             conn, self._conn, self._kv, self._ts = self._conn, None, None, None
             conn.close()
@@ -81,16 +78,9 @@ class SqlitePlugin(KeyValueBackend, TimeSeriesBackend):
     async def health(self) -> bool:
         return health_check.check(self._conn)
 
-    async def _purge_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.purge_interval_s)
-            kv = self._kv
-            if kv is None:
-                return
-            try:
-                kv.purge_expired()
-            except sqlite3.Error as exc:  # retried on the next tick
-                log.warning("namespace %r: purging expired keys failed: %s", self.namespace, exc)
+    async def _purge(self) -> None:
+        if self._kv is not None:
+            self._kv.purge_expired()
 
     # -- KeyValue --------------------------------------------------------------------
 
