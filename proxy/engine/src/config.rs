@@ -53,6 +53,20 @@ pub struct NamespaceConfig {
     /// (native backends). Calls needing an unclaimed one are UNIMPLEMENTED.
     #[serde(default)]
     pub capabilities: Option<HashMap<Pattern, Vec<String>>>,
+    /// The proxy's read cache for this namespace (off unless enabled).
+    #[serde(default)]
+    pub cache: CachePolicy,
+}
+
+/// Read-cache policy; zero sizes and TTL mean the defaults (10,000 entries,
+/// 64 MiB, 60 s). The TTL bounds staleness for writes made outside the proxy.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct CachePolicy {
+    pub enabled: bool,
+    pub max_entries: usize,
+    pub max_bytes: usize,
+    pub ttl_seconds: f64,
 }
 
 /// Per-namespace request limits, enforced by `layers::limits`.

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod metrics_http;
 pub mod page_token;
 pub mod pb;
+pub mod read_cache;
 pub mod registry;
 pub mod rescue;
 pub mod routes_generated;

@@ -10,8 +10,9 @@ use arc_swap::ArcSwap;
 use crate::backend::{Backend, MemoryBackend};
 use crate::bridge::{BridgeQueue, BridgedBackend};
 use crate::call::Pattern;
-use crate::config::{Limits, NamespaceConfig};
+use crate::config::{CachePolicy, Limits, NamespaceConfig};
 use crate::page_token::stable_hash;
+use crate::read_cache::ReadCache;
 
 pub struct Namespace {
     pub name: String,
@@ -23,6 +24,9 @@ pub struct Namespace {
     pub capabilities: Option<HashMap<Pattern, HashSet<String>>>,
     /// Mixed into page-token fingerprints so tokens cannot cross namespaces.
     pub token_salt: u64,
+    /// The read cache, when the namespace enables one.
+    pub cache: Option<Arc<ReadCache>>,
+    pub cache_policy: CachePolicy,
 }
 
 impl std::fmt::Debug for Namespace {
@@ -58,6 +62,13 @@ impl Registry {
         self.table.load().get(name).cloned()
     }
 
+    /// Every namespace of the current table.
+    pub fn all(&self) -> Vec<Arc<Namespace>> {
+        let mut all: Vec<Arc<Namespace>> = self.table.load().values().cloned().collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
+    }
+
     pub fn names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.table.load().keys().cloned().collect();
         names.sort();
@@ -69,9 +80,15 @@ impl Registry {
         let old = self.table.load();
         let mut next = HashMap::with_capacity(configs.len());
         for config in configs {
-            let backend = match old.get(&config.name) {
-                Some(ns) if ns.backend_kind == config.backend => ns.backend.clone(),
-                _ => self.make_backend(config)?,
+            let previous = old.get(&config.name).filter(|ns| ns.backend_kind == config.backend);
+            let backend = match previous {
+                Some(ns) => ns.backend.clone(),
+                None => self.make_backend(config)?,
+            };
+            // A cache survives a reload only when its backend and policy are unchanged.
+            let cache = match previous {
+                Some(ns) if ns.cache_policy == config.cache => ns.cache.clone(),
+                _ => ReadCache::new(&config.cache).map(Arc::new),
             };
             let namespace = Namespace {
                 name: config.name.clone(),
@@ -84,6 +101,8 @@ impl Registry {
                     .as_ref()
                     .map(|caps| caps.iter().map(|(p, list)| (*p, list.iter().cloned().collect())).collect()),
                 token_salt: stable_hash(&[config.name.as_bytes()]),
+                cache,
+                cache_policy: config.cache.clone(),
             };
             next.insert(config.name.clone(), Arc::new(namespace));
         }

@@ -133,7 +133,7 @@ impl Server {
 
             let listener = tokio::net::TcpListener::from_std(metrics_listener)
                 .map_err(|source| StartError::Bind { addr: metrics_addr.to_string(), source })?;
-            let app = crate::metrics_http::router(metrics.clone(), bridge.clone(), shed);
+            let app = crate::metrics_http::router(metrics.clone(), bridge.clone(), shed, registry.clone());
             let mut stop = shutdown_rx.clone();
             tokio::spawn(async move {
                 let _ = axum::serve(listener, app)

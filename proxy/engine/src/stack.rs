@@ -10,6 +10,7 @@ use tower::ServiceBuilder;
 use crate::call::{Call, Reply};
 use crate::config::ServerConfig;
 use crate::dispatch::Dispatch;
+use crate::layers::cache::CacheLayer;
 use crate::layers::capability::CapabilityLayer;
 use crate::layers::deadline::DeadlineLayer;
 use crate::layers::limits::LimitsLayer;
@@ -43,6 +44,8 @@ pub fn build(
         .layer(CapabilityLayer)
         // Last check before the backend: a refused request has written nothing.
         .layer(LimitsLayer)
+        // Hits are served only for valid, permitted calls; writes invalidate here.
+        .layer(CacheLayer)
         .service(Dispatch::new(tails));
     BoxCloneSyncService::new(stack)
 }

@@ -1,6 +1,7 @@
 //! Tower layers of the data path, one concern per file. `stack::build`
 //! assembles them; every layer works on typed `Call`s, never on HTTP bodies.
 
+pub mod cache;
 pub mod capability;
 pub mod deadline;
 pub mod limits;

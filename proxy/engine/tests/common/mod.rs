@@ -23,6 +23,7 @@ pub fn memory_ns(name: &str, patterns: &[Pattern]) -> NamespaceConfig {
         backend: "memory".into(),
         limits: Limits::default(),
         capabilities: None,
+        cache: Default::default(),
     }
 }
 
