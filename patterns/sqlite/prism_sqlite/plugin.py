@@ -7,7 +7,9 @@ transaction, so concurrent host tasks never interleave statements.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
@@ -77,6 +79,15 @@ class SqlitePlugin(KeyValueBackend, TimeSeriesBackend):
 
     async def health(self) -> bool:
         return health_check.check(self._conn)
+
+    async def deprovision(self) -> None:
+        """Close, then delete the database file and its WAL and shared-memory files."""
+        await self.close()
+        if self.config.path == ":memory:":
+            return
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self.config.path + suffix)
 
     async def _purge(self) -> None:
         if self._kv is not None:

@@ -53,7 +53,7 @@ import abc
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, TypeAlias
 
-from prism.errors import PrismError
+from prism.errors import PrismError, Unimplemented
 from prism.plugins import generated
 from prism.plugins.generated.keyvalue import KeyValueCapability
 from prism.plugins.generated.timeseries import TimeSeriesCapability
@@ -136,6 +136,11 @@ class BackendPlugin(abc.ABC):
     @abc.abstractmethod
     async def health(self) -> bool:
         """True when the backend answers right now."""
+
+    async def deprovision(self) -> None:
+        """Drop this namespace's backend data (tables, files, topics). Optional: the admin
+        calls it only on an explicitly confirmed delete; the default refuses."""
+        raise Unimplemented(f"deprovision not supported by backend {self.name}")
 
 
 class KeyValueBackend(BackendPlugin):

@@ -1,0 +1,1 @@
+"""The admin's persistence: SQLAlchemy Core tables and engine setup."""

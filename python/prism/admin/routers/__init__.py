@@ -1,0 +1,1 @@
+"""One router per admin resource (RFC-001)."""
