@@ -50,6 +50,18 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class CacheConfig:
+    """The proxy's read cache for a namespace (off by default). Zero sizes and TTL mean
+    the core's defaults (10,000 entries, 64 MiB, 60 s); the TTL bounds how long a write
+    made outside this proxy can stay invisible."""
+
+    enabled: bool = False
+    max_entries: int = 0
+    max_bytes: int = 0
+    ttl_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
 class NamespaceConfig:
     name: str
     patterns: tuple[str, ...]
@@ -57,6 +69,7 @@ class NamespaceConfig:
     # Backend config for the Python plugin; never sent to the Rust core.
     config: dict[str, Any] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
+    cache: CacheConfig = field(default_factory=CacheConfig)
 
 
 @dataclass(frozen=True)
@@ -80,6 +93,7 @@ class Config:
                 "patterns": list(ns.patterns),
                 "backend": ns.backend,
                 "limits": asdict(ns.limits),
+                "cache": asdict(ns.cache),
             }
             if ns.name in capabilities:
                 entry["capabilities"] = {p: list(c) for p, c in capabilities[ns.name].items()}
@@ -202,7 +216,7 @@ def _parse_data_dir(raw: Any, base_dir: Path) -> Path:
 def _parse_namespace(raw: Any, path: str, data_dir: Path) -> NamespaceConfig:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{path}: must be a mapping with name, patterns and backend")
-    _check_keys(raw, {"name", "patterns", "backend", "config", "limits"}, path)
+    _check_keys(raw, {"name", "patterns", "backend", "config", "limits", "cache"}, path)
     if "name" not in raw:
         raise ConfigError(f"{path}.name: is required")
     name = _name(raw["name"], f"{path}.name")
@@ -233,9 +247,35 @@ def _parse_namespace(raw: Any, path: str, data_dir: Path) -> NamespaceConfig:
         if sqlite_path != ":memory:":
             config["path"] = str(data_dir / Path(sqlite_path).expanduser())
     limits = _parse_limits(raw.get("limits", {}), f"{path}.limits")
+    cache = parse_cache(raw.get("cache", {}), f"{path}.cache")
     return NamespaceConfig(
-        name=name, patterns=tuple(patterns), backend=backend, config=config, limits=limits
+        name=name,
+        patterns=tuple(patterns),
+        backend=backend,
+        config=config,
+        limits=limits,
+        cache=cache,
     )
+
+
+def parse_cache(raw: Any, path: str) -> CacheConfig:
+    """The `cache` block of a namespace; errors name the field."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{path}: must be a mapping")
+    _check_keys(raw, {f.name for f in fields(CacheConfig)}, path)
+    enabled = raw.get("enabled", False)
+    if not isinstance(enabled, bool):
+        raise ConfigError(f"{path}.enabled: must be true or false")
+    sizes = {}
+    for key in ("max_entries", "max_bytes"):
+        value = raw.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(f"{path}.{key}: must be a non-negative integer (0: default)")
+        sizes[key] = value
+    ttl = raw.get("ttl_seconds", 0)
+    if isinstance(ttl, bool) or not isinstance(ttl, int | float) or ttl < 0:
+        raise ConfigError(f"{path}.ttl_seconds: must be a non-negative number (0: default 60)")
+    return CacheConfig(enabled=enabled, ttl_seconds=float(ttl), **sizes)
 
 
 def _parse_limits(raw: Any, path: str) -> Limits:

@@ -130,6 +130,9 @@ class ServerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
         self.metrics_port = 0
+        self.admin_port = 0
+        # The admin's bootstrap token (PRISM_ADMIN_TOKEN), fixed for the server's life.
+        self.admin_token = f"test-admin-{os.urandom(8).hex()}"
 
     @property
     def address(self) -> str:
@@ -138,6 +141,10 @@ class ServerProcess:
     @property
     def metrics_address(self) -> str:
         return f"127.0.0.1:{self.metrics_port}"
+
+    @property
+    def admin_url(self) -> str:
+        return f"http://127.0.0.1:{self.admin_port}"
 
     def command(self) -> list[str]:
         cmd = [sys.executable, "-m", "prism", "serve"]
@@ -148,6 +155,8 @@ class ServerProcess:
             self.address,
             "--metrics-listen",
             self.metrics_address,
+            "--admin-listen",
+            f"127.0.0.1:{self.admin_port}",
             "--data-dir",
             str(self.data_dir),
         ]
@@ -156,7 +165,8 @@ class ServerProcess:
         assert self.proc is None or self.proc.poll() is not None, "server already running"
         # Fresh ports on every start: a restarted server never races the old socket.
         self.port, self.metrics_port = free_port(), free_port()
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.admin_port = free_port()
+        env = dict(os.environ, PYTHONUNBUFFERED="1", PRISM_ADMIN_TOKEN=self.admin_token)
         with open(self.log_path, "ab") as log:
             log.write(f"\n==== start: {' '.join(self.command())}\n".encode())
             log.flush()
@@ -192,6 +202,23 @@ class ServerProcess:
         raise AssertionError(
             f"prism serve not SERVING after {timeout:.0f}s ({last})\n{self.log_tail()}"
         )
+
+    def wait_admin(self, timeout: float = START_TIMEOUT_S) -> str:
+        """Wait for the embedded admin (with a config file it comes up after gRPC is
+        SERVING); returns admin_url."""
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self.proc is not None and self.proc.poll() is None, (
+                f"prism serve is not running\n{self.log_tail()}"
+            )
+            try:
+                with urllib.request.urlopen(f"{self.admin_url}/healthz", timeout=1) as resp:
+                    if resp.status == 200:
+                        return self.admin_url
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, f"admin not up\n{self.log_tail()}"
+            time.sleep(0.05)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = STOP_TIMEOUT_S) -> int:
         """Signal the server and assert it exits 0 within `timeout`."""

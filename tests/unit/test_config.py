@@ -77,8 +77,29 @@ def test_to_core_json_fills_limits_and_omits_backend_config(tmp_path: Path) -> N
         "patterns": ["keyvalue"],
         "backend": "memory",
         "limits": {**vars(Limits()), "max_key_bytes": 16},
+        "cache": {"enabled": False, "max_entries": 0, "max_bytes": 0, "ttl_seconds": 0.0},
     }
     assert "config" not in b and b["backend"] == "sqlite"
+
+
+def test_cache_block_is_parsed_and_sent_to_the_core(tmp_path: Path) -> None:
+    cfg = load_config(
+        {
+            "data_dir": str(tmp_path),
+            "namespaces": [ns(cache={"enabled": True, "max_entries": 50, "ttl_seconds": 2})],
+        }
+    )
+    (entry,) = json.loads(cfg.to_core_json())["namespaces"]
+    assert entry["cache"] == {
+        "enabled": True,
+        "max_entries": 50,
+        "max_bytes": 0,
+        "ttl_seconds": 2.0,
+    }
+    with pytest.raises(ConfigError, match=r"namespaces\[0\]\.cache\.ttl_seconds"):
+        load_config({"data_dir": str(tmp_path), "namespaces": [ns(cache={"ttl_seconds": -1})]})
+    with pytest.raises(ConfigError, match=r"namespaces\[0\]\.cache\.size: unknown key"):
+        load_config({"data_dir": str(tmp_path), "namespaces": [ns(cache={"size": 1})]})
 
 
 @pytest.mark.parametrize(

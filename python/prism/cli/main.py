@@ -5,6 +5,8 @@ from __future__ import annotations
 import typer
 
 from prism import __version__
+from prism.cli.admin import admin
+from prism.cli.proxy import proxy
 from prism.cli.serve import serve
 
 app = typer.Typer(
@@ -14,6 +16,8 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command("serve")(serve)
+app.command("proxy")(proxy)
+app.command("admin")(admin)
 
 
 @app.command("version")

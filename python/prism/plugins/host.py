@@ -36,6 +36,24 @@ class BridgeLike(Protocol):
     def complete(self, results: list[tuple[int, bool, Any]]) -> None: ...
 
 
+def _raise_start_failure(ns: str, result: object) -> None:
+    """Re-raise a plugin's start() failure with its namespace in the message."""
+    if isinstance(result, PrismError):
+        raise type(result)(f"namespace '{ns}': {result.message}") from result
+    if isinstance(result, BaseException):
+        raise Internal(
+            f"namespace '{ns}': plugin failed to start: {type(result).__name__}: {result}"
+        ) from result
+
+
+async def _close_all(plugins: Mapping[str, BackendPlugin]) -> None:
+    for ns, plugin in plugins.items():
+        try:
+            await plugin.close()
+        except Exception as exc:  # keep closing the others
+            log.error("closing the plugin of namespace %r failed: %s", ns, type(exc).__name__)
+
+
 def _failure(exc: BaseException) -> tuple[str, str]:
     """Map an exception to the bridge's (code, message) failure value."""
     if isinstance(exc, PrismError):
@@ -110,6 +128,22 @@ class PluginHost:
         if not thread.is_alive():
             loop.close()
 
+    def add_plugins(self, plugins: Mapping[str, BackendPlugin], timeout: float = 60.0) -> None:
+        """Start `plugins` on the running host and serve their namespaces (live config).
+
+        All or nothing: if one fails to start, the ones that did are closed again and the
+        failure is raised, its message naming the namespace. A plugin already serving one
+        of these namespaces is replaced, then closed once its in-flight requests finished.
+        """
+        loop = self._running()
+        asyncio.run_coroutine_threadsafe(self._add(dict(plugins)), loop).result(timeout)
+
+    def remove_plugins(self, names: Sequence[str], timeout: float = 60.0) -> None:
+        """Stop serving `names` (unknown names are ignored) and close their plugins once
+        their in-flight requests finished; later requests get NOT_FOUND."""
+        loop = self._running()
+        asyncio.run_coroutine_threadsafe(self._remove(list(names)), loop).result(timeout)
+
     def health(self, timeout: float = 5.0) -> dict[str, bool]:
         """Health of every plugin by namespace; False when unknown or too slow."""
         loop = self._loop
@@ -134,12 +168,7 @@ class PluginHost:
             *(self._plugins[ns].start() for ns in names), return_exceptions=True
         )
         for ns, result in zip(names, results, strict=True):
-            if isinstance(result, PrismError):
-                raise type(result)(f"namespace '{ns}': {result.message}") from result
-            if isinstance(result, BaseException):
-                raise Internal(
-                    f"namespace '{ns}': plugin failed to start: {type(result).__name__}: {result}"
-                ) from result
+            _raise_start_failure(ns, result)
         self._fd = self._bridge.fileno()
         # The contract says non-blocking; make sure, since _clear_wakeup reads until EAGAIN.
         os.set_blocking(self._fd, False)
@@ -152,11 +181,44 @@ class PluginHost:
             self._fd = None
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=10.0)
-        for ns, plugin in self._plugins.items():
-            try:
-                await plugin.close()
-            except Exception as exc:  # keep closing the others
-                log.error("closing the plugin of namespace %r failed: %s", ns, type(exc).__name__)
+        await _close_all(self._plugins)
+
+    def _running(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError("the plugin host is not running")
+        return loop
+
+    async def _add(self, plugins: dict[str, BackendPlugin]) -> None:
+        names = list(plugins)
+        results = await asyncio.gather(
+            *(plugins[ns].start() for ns in names), return_exceptions=True
+        )
+        try:
+            for ns, result in zip(names, results, strict=True):
+                _raise_start_failure(ns, result)
+        except BaseException:
+            started = zip(names, results, strict=True)
+            await _close_all({ns: plugins[ns] for ns, r in started if r is None})
+            raise
+        replaced = {ns: self._plugins[ns] for ns in names if ns in self._plugins}
+        # Swapped on the loop thread, between two drains: no request sees a half update.
+        self._plugins.update(plugins)
+        await self._close_when_idle(replaced)
+
+    async def _remove(self, names: list[str]) -> None:
+        removed = {ns: self._plugins.pop(ns) for ns in names if ns in self._plugins}
+        await self._close_when_idle(removed)
+
+    async def _close_when_idle(self, plugins: dict[str, BackendPlugin]) -> None:
+        """Close detached plugins after the groups already dispatched to them are done;
+        later groups can no longer reach them, so waiting for this snapshot is bounded."""
+        if not plugins:
+            return
+        in_flight = set(self._tasks)
+        if in_flight:
+            await asyncio.wait(in_flight, timeout=10.0)
+        await _close_all(plugins)
 
     async def _health(self, timeout: float) -> dict[str, bool]:
         async def one(plugin: BackendPlugin) -> bool:
