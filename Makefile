@@ -10,7 +10,7 @@ TOOLS := .tools/bin
 GRPCURL_VERSION := v1.9.3
 PYTEST_ARGS ?=
 
-.PHONY: help install dev run test test-rust test-python lint codegen check-codegen bench clean distclean
+.PHONY: help install dev run test test-rust test-python lint codegen check-codegen bench bench-smoke clean distclean
 .PHONY: stack-up stack-down stack-status
 
 help: ## List the targets
@@ -35,7 +35,7 @@ install: $(VENV)/.installed $(TOOLS)/grpcurl ## Create .venv, build the Rust cor
 
 dev: install ## Alias of install
 
-run: install ## Run the gateway on its embedded SQLite default (127.0.0.1:8980)
+run: install ## Run the gateway (admin + proxy) on its embedded SQLite default: gRPC :8980, admin :8981
 	$(VENV)/bin/prism serve
 
 test: install check-codegen lint test-rust test-python ## The whole suite: codegen check, lint, cargo tests, pytest
@@ -62,9 +62,12 @@ codegen: install ## Regenerate code from proto/ (Python stubs, plugin metadata, 
 check-codegen: install ## Fail if regenerating from proto/ would change any generated file
 	$(PY) tooling/codegen/run.py --check
 
-bench: ## Benchmarks land with issue 6; today: the bridge crossing microbenchmark
-	@echo "make bench: the lane benchmark (T, A, B, D, E, W, TS) is issue 6's work."
+bench: ## Lane benchmark (B, D, E, A; ~10 s a lane) to .bench-results/, then the bridge microbenchmark
+	$(PY) -m tooling.bench --out .bench-results
 	$(PY) tooling/bench/bridge_crossing.py
+
+bench-smoke: ## Short lane benchmark (~30 s); fails only on a ratio under half its target
+	$(PY) -m tooling.bench --smoke --out .bench-results
 
 stack-up: ## Start real PostgreSQL, Redis, NATS, Kafka on loopback (stdlib-only tool)
 	$(PYTHON) -m tooling.stack up

@@ -1,0 +1,148 @@
+"""The gateway under test: started pinned to one core, probed through raw gRPC, and read
+from /proc (CPU time and resident memory)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import yaml
+from prism.keyvalue.v1 import keyvalue_pb2
+
+from .h2load import GET_PATH, PUT_PATH
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of the whole process (all threads), from /proc/<pid>/stat."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """VmRSS (now) and VmHWM (peak) from /proc/<pid>/status, in KiB."""
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(value.split()[0])
+    return out
+
+
+def pin(pid: int, cores: str) -> None:
+    """Pin a running process, all its threads and its direct children, to `cores`."""
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    for p in pids:
+        subprocess.run(
+            ["taskset", "-a", "-p", "-c", cores, str(p)], capture_output=True, check=False
+        )
+
+
+@dataclass
+class Gateway:
+    workdir: Path
+    namespaces: list[dict[str, Any]]
+    core: int
+    proc: subprocess.Popen[bytes] | None = None
+    port: int = 0
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self, timeout: float = 60.0) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        data = self.workdir / "data"
+        data.mkdir(exist_ok=True)
+        config = self.workdir / "prism.yaml"
+        config.write_text(
+            yaml.safe_dump(
+                {"server": {"max_concurrency": 4096}, "namespaces": self.namespaces},
+                sort_keys=False,
+            )
+        )
+        self.port = free_port()
+        cmd = [
+            "taskset",
+            "-c",
+            str(self.core),
+            sys.executable,
+            "-m",
+            "prism",
+            "serve",
+            "--config",
+            str(config),
+            "--listen",
+            self.address,
+            "--metrics-listen",
+            f"127.0.0.1:{free_port()}",
+            "--admin-listen",
+            f"127.0.0.1:{free_port()}",
+            "--data-dir",
+            str(data),
+        ]
+        env = dict(
+            os.environ, PYTHONUNBUFFERED="1", PRISM_ADMIN_TOKEN=f"bench-{os.urandom(8).hex()}"
+        )
+        with open(self.workdir / "server.log", "ab") as log:
+            # taskset execs the command, so the pid is the gateway's own.
+            self.proc = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.workdir
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"prism serve exited; see {self.workdir / 'server.log'}")
+            try:
+                self.get(self.namespaces[0]["name"], b"probe")
+                return
+            except grpc.RpcError:
+                time.sleep(0.2)
+        raise RuntimeError(f"prism serve did not answer; see {self.workdir / 'server.log'}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+    def _call(self, path: str, request: bytes) -> bytes:
+        with grpc.insecure_channel(self.address) as channel:
+            call = channel.unary_unary(path, request_serializer=None, response_deserializer=None)
+            return bytes(call(request, timeout=10))
+
+    def put(self, namespace: str, key: bytes, value: bytes) -> None:
+        req = keyvalue_pb2.PutRequest(namespace=namespace, key=key, value=value)
+        self._call(PUT_PATH, req.SerializeToString())
+
+    def get(self, namespace: str, key: bytes) -> keyvalue_pb2.GetResponse:
+        req = keyvalue_pb2.GetRequest(namespace=namespace, key=key)
+        resp = keyvalue_pb2.GetResponse()
+        resp.ParseFromString(self._call(GET_PATH, req.SerializeToString()))
+        return resp

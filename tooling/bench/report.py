@@ -1,0 +1,150 @@
+"""Targets of issue 6 §4 computed from one run, and the JSON and markdown outputs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+Lanes = dict[str, dict[str, Any]]
+
+
+@dataclass
+class Target:
+    name: str
+    value: float | None  # None: a lane it needs did not run
+    target: float
+    higher_is_better: bool
+    note: str = ""
+
+    @property
+    def score(self) -> float | None:
+        """value/target (or target/value when lower is better): >= 1 passes."""
+        if self.value is None:
+            return None
+        if self.higher_is_better:
+            return self.value / self.target
+        return self.target / self.value if self.value > 0 else float("inf")
+
+    @property
+    def status(self) -> str:
+        score = self.score
+        if score is None:
+            return "SKIP"
+        return "PASS" if score >= 1.0 else "FAIL"
+
+    @property
+    def gross(self) -> bool:
+        """A gross regression: under half the target (smoke fails only on these)."""
+        score = self.score
+        return score is not None and score < 0.5
+
+
+def _rps(lanes: Lanes, name: str) -> float | None:
+    lane = lanes.get(name)
+    return None if lane is None or "error" in lane else float(lane["rps"])
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None or b == 0 else a / b
+
+
+def targets(lanes: Lanes) -> list[Target]:
+    b = lanes.get("B", {})
+    b_ok = "error" not in b and bool(b)
+    return [
+        Target(
+            "B >= 0.8 x T",
+            _ratio(_rps(lanes, "B"), _rps(lanes, "T")),
+            0.8,
+            True,
+            "T (bare tonic echo server) is not built",
+        ),
+        Target("B >= 40,000 rps", _rps(lanes, "B"), 40_000, True),
+        Target("D >= 20,000 rps", _rps(lanes, "D"), 20_000, True),
+        Target(
+            "E(Redis) >= 0.35 x A(Redis)",
+            _ratio(_rps(lanes, "E(Redis)"), _rps(lanes, "A(Redis)")),
+            0.35,
+            True,
+        ),
+        Target(
+            "E(PostgreSQL) >= 0.5 x A(PostgreSQL)",
+            _ratio(_rps(lanes, "E(PostgreSQL)"), _rps(lanes, "A(PostgreSQL)")),
+            0.5,
+            True,
+        ),
+        Target(
+            "CPU per cache-hit Get <= 25 us",
+            b.get("proxy_cpu_us_per_req") if b_ok else None,
+            25.0,
+            False,
+        ),
+        Target(
+            "RSS <= 60 MiB",
+            b.get("proxy_rss_peak_mib") if b_ok else None,
+            60.0,
+            False,
+            "whole gateway process (Rust core + Python control plane), peak VmHWM",
+        ),
+    ]
+
+
+def target_line(t: Target) -> str:
+    if t.value is None:
+        return f"SKIP  {t.name}  ({t.note or 'lane missing'})"
+    score = t.score or 0.0
+    return f"{t.status}  {t.name}  value={t.value:,.3f}  ({score:.2f} of target)"
+
+
+def _fmt(value: Any, digits: int = 0) -> str:
+    if value is None:
+        return "-"
+    return f"{float(value):,.{digits}f}"
+
+
+def markdown(meta: dict[str, Any], lanes: Lanes, checks: list[Target]) -> str:
+    rows = [
+        f"# Prism bench ({meta['mode']}) {meta['date']}",
+        "",
+        f"Machine: {meta['machine']}; gateway on core {meta['gateway_core']}, load generator "
+        f"on core {meta['loadgen_core']}; {meta['clients']} clients, {meta['duration_s']} s "
+        f"per lane, {meta['key_bytes']}-byte keys, {meta['value_bytes']}-byte values.",
+        "",
+        "| lane | what | tool | req/s | mean us | p50 us | p99 us | max us | failed "
+        "| proxy CPU us/req | proxy RSS MiB |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, lane in lanes.items():
+        if "error" in lane:
+            rows.append(
+                f"| {name} | {lane.get('what', '')} | - | error: {lane['error']} | | | | | | | |"
+            )
+            continue
+        rows.append(
+            f"| {name} | {lane.get('what', '')} | {lane['tool']} | {_fmt(lane['rps'])} "
+            f"| {_fmt(lane.get('lat_mean_us'))} | {_fmt(lane.get('lat_p50_us'))} "
+            f"| {_fmt(lane.get('lat_p99_us'))} | {_fmt(lane.get('lat_max_us'))} "
+            f"| {lane.get('failed', 0)} | {_fmt(lane.get('proxy_cpu_us_per_req'), 1)} "
+            f"| {_fmt(lane.get('proxy_rss_mib'), 1)} |"
+        )
+    rows += ["", "## Targets (issue 6 §4)", ""]
+    rows += [f"- {target_line(t)}" for t in checks]
+    rows += ["", *[f"- {n}" for n in meta.get("notes", [])], ""]
+    return "\n".join(rows)
+
+
+def write(out_dir: Path, meta: dict[str, Any], lanes: Lanes, checks: list[Target]) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"bench-{meta['mode']}"
+    doc = {
+        "meta": meta,
+        "lanes": lanes,
+        "targets": [dict(asdict(t), score=t.score, status=t.status) for t in checks],
+    }
+    json_path = out_dir / f"{stem}.json"
+    json_path.write_text(json.dumps(doc, indent=2) + "\n")
+    md_path = out_dir / f"{stem}.md"
+    md_path.write_text(markdown(meta, lanes, checks))
+    return [json_path, md_path]
