@@ -102,7 +102,16 @@ class TimeSeriesStore:
             except (PrismError, ValueError, TypeError, OverflowError, AttributeError) as exc:
                 results[i] = exc if isinstance(exc, PrismError) else InvalidArgument(str(exc))
                 prepared.append([])
-        async with self._append_lock:
+        # Waiting behind an earlier, failing append counts against the same timeout, so a
+        # broker outage is answered with UNAVAILABLE rather than left to the deadline.
+        wait_s = self.config.request_timeout_ms / 1000
+        try:
+            async with asyncio.timeout(wait_s):
+                await self._append_lock.acquire()
+        except TimeoutError:
+            busy = Unavailable(f"kafka: an earlier append is still pending after {wait_s:g} s")
+            return [r if r is not None else busy for r in results]
+        try:
             seen = await self._stored([m for msgs in prepared for m in msgs])
             plans: list[tuple[list[Message], int]] = []
             for msgs in prepared:
@@ -113,6 +122,8 @@ class TimeSeriesStore:
                         fresh.append(m)
                 plans.append((fresh, len(msgs) - len(fresh)))
             errors = await self._produce([fresh for fresh, _ in plans])
+        finally:
+            self._append_lock.release()
         for i, ((fresh, dups), error) in enumerate(zip(plans, errors, strict=True)):
             if results[i] is None:
                 results[i] = error if error is not None else (len(fresh), dups)
