@@ -27,6 +27,7 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord
 from aiokafka.partitioner import murmur2
 from prism.errors import InvalidArgument, PrismError, Unavailable
 from prism.plugins.api import AppendResult, Bucket, Event, EventCursor
+from prism.plugins.buckets import BucketAccumulator
 
 from prism_kafka import codec
 from prism_kafka.config import KafkaConfig
@@ -233,23 +234,12 @@ class TimeSeriesStore:
         width_ns: int,
         tag_filter: Mapping[str, str],
     ) -> list[Bucket]:
-        if width_ns <= 0:
-            raise InvalidArgument(f"bucket width must be > 0 ns, got {width_ns}")
-        buckets: dict[int, list[Any]] = {}
-        events = await self._range(series_id, start_ns, end_ns, tag_filter)
-        for _, time_ns, _, _, value, _ in events:
-            b = start_ns + ((time_ns - start_ns) // width_ns) * width_ns
-            acc = buckets.setdefault(b, [0, 0, 0.0, None, None])
-            acc[0] += 1
-            if value is not None:
-                acc[1] += 1
-                acc[2] += value
-                acc[3] = value if acc[3] is None else min(acc[3], value)
-                acc[4] = value if acc[4] is None else max(acc[4], value)
-        return [
-            (b, n, nv, float(s), float(lo or 0.0), float(hi or 0.0))
-            for b, (n, nv, s, lo, hi) in sorted(buckets.items())
-        ]
+        acc = BucketAccumulator(start_ns, width_ns)
+        for _, time_ns, _, _, value, _ in await self._range(
+            series_id, start_ns, end_ns, tag_filter
+        ):
+            acc.add(time_ns, value)
+        return acc.buckets()
 
     async def _range(
         self, series_id: str, start_ns: int, end_ns: int, tag_filter: Mapping[str, str]

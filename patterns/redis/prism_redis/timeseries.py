@@ -23,14 +23,13 @@ the script is sent only after the AOF write is fsynced.
 from __future__ import annotations
 
 import json
-import math
 import struct
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import aclosing
-from typing import Any
 
-from prism.errors import InvalidArgument, PrismError
+from prism.errors import PrismError
 from prism.plugins.api import AppendResult, Bucket, Event, EventCursor
+from prism.plugins.buckets import BucketAccumulator
 from redis.asyncio import Redis
 
 from prism_redis import scripts
@@ -148,27 +147,14 @@ class TimeSeriesStore:
         width_ns: int,
         tag_filter: Mapping[str, str],
     ) -> list[Bucket]:
-        if width_ns <= 0:
-            raise InvalidArgument(f"bucket width must be > 0 ns, got {width_ns}")
+        acc = BucketAccumulator(start_ns, width_ns)
         wanted = dict(tag_filter or {})
-        acc: dict[int, list[Any]] = {}
         async for _, time_ns, _, tags, value, _ in self._events(
             series_id, start_ns, end_ns, False, None, _MAX_CHUNK
         ):
-            if not _matches(tags, wanted):
-                continue
-            start = start_ns + ((time_ns - start_ns) // width_ns) * width_ns
-            bucket = acc.setdefault(start, [0, 0, 0.0, math.inf, -math.inf])
-            bucket[0] += 1
-            if value is not None:
-                bucket[1] += 1
-                bucket[2] += value
-                bucket[3] = min(bucket[3], value)
-                bucket[4] = max(bucket[4], value)
-        return [
-            (b, n, nv, float(total), lo if nv else 0.0, hi if nv else 0.0)
-            for b, (n, nv, total, lo, hi) in sorted(acc.items())
-        ]
+            if _matches(tags, wanted):
+                acc.add(time_ns, value)
+        return acc.buckets()
 
     async def _events(
         self,

@@ -14,6 +14,7 @@ from typing import Any
 
 from prism.errors import InvalidArgument, PrismError
 from prism.plugins.api import AppendResult, Bucket, Event, EventCursor
+from prism.plugins.buckets import BucketAccumulator
 
 from prism_sqlite.txn import group_commit
 
@@ -78,23 +79,12 @@ class TimeSeriesStore:
                 (int(b), int(n), int(nv), float(s), float(lo or 0.0), float(hi or 0.0))
                 for b, n, nv, s, lo, hi in rows
             ]
-        buckets: dict[int, list[Any]] = {}
+        acc = BucketAccumulator(start_ns, width_ns)
         for row in self._rows(series_id, start_ns, end_ns, False, None, _MAX_CHUNK):
             time_ns, tags, value = row[1], json.loads(row[3]), row[4]
-            if not _matches(tags, wanted):
-                continue
-            b = start_ns + ((time_ns - start_ns) // width_ns) * width_ns
-            acc = buckets.setdefault(b, [0, 0, 0.0, None, None])
-            acc[0] += 1
-            if value is not None:
-                acc[1] += 1
-                acc[2] += value
-                acc[3] = value if acc[3] is None else min(acc[3], value)
-                acc[4] = value if acc[4] is None else max(acc[4], value)
-        return [
-            (b, n, nv, float(s), float(lo or 0.0), float(hi or 0.0))
-            for b, (n, nv, s, lo, hi) in sorted(buckets.items())
-        ]
+            if _matches(tags, wanted):
+                acc.add(time_ns, value)
+        return acc.buckets()
 
     # -- helpers -------------------------------------------------------------------------
 
