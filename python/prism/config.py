@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -82,23 +82,37 @@ class Config:
     def to_core_json(
         self, capabilities: Mapping[str, Mapping[str, list[str]]] | None = None
     ) -> str:
-        """The JSON `prism._core.Proxy` takes: server settings and namespaces with full
-        limits; `capabilities` (namespace -> pattern -> claimed capabilities) comes from
-        the backend plugins, and namespaces without an entry support everything."""
-        capabilities = capabilities or {}
-        namespaces = []
-        for ns in self.namespaces:
-            entry: dict[str, Any] = {
-                "name": ns.name,
-                "patterns": list(ns.patterns),
-                "backend": ns.backend,
-                "limits": asdict(ns.limits),
-                "cache": asdict(ns.cache),
+        """The JSON `prism._core.Proxy` takes: server settings and `core_namespaces`."""
+        return json.dumps(
+            {
+                "server": asdict(self.server),
+                "namespaces": core_namespaces(self.namespaces, capabilities),
             }
-            if ns.name in capabilities:
-                entry["capabilities"] = {p: list(c) for p, c in capabilities[ns.name].items()}
-            namespaces.append(entry)
-        return json.dumps({"server": asdict(self.server), "namespaces": namespaces})
+        )
+
+
+def core_namespaces(
+    namespaces: Iterable[NamespaceConfig],
+    capabilities: Mapping[str, Mapping[str, list[str]]] | None = None,
+) -> list[dict[str, Any]]:
+    """Namespaces as the Rust core reads them, with full limits and the cache policy;
+    `capabilities` (namespace -> pattern -> claimed capabilities) comes from the backend
+    plugins, and namespaces without an entry support everything. Backend config stays
+    on the Python side."""
+    capabilities = capabilities or {}
+    entries = []
+    for ns in namespaces:
+        entry: dict[str, Any] = {
+            "name": ns.name,
+            "patterns": list(ns.patterns),
+            "backend": ns.backend,
+            "limits": asdict(ns.limits),
+            "cache": asdict(ns.cache),
+        }
+        if ns.name in capabilities:
+            entry["capabilities"] = {p: list(c) for p, c in capabilities[ns.name].items()}
+        entries.append(entry)
+    return entries
 
 
 def default_data_dir(env: Mapping[str, str] | None = None) -> Path:

@@ -18,6 +18,10 @@ pub fn timestamp_to_ns(ts: &Timestamp) -> i64 {
     (ts.seconds as i128 * 1_000_000_000 + ts.nanos as i128).clamp(i64::MIN as i128, i64::MAX as i128) as i64
 }
 
+pub fn timestamp_to_ms(ts: &Timestamp) -> i64 {
+    timestamp_to_ns(ts).div_euclid(1_000_000)
+}
+
 pub fn ns_to_timestamp(ns: i64) -> Timestamp {
     Timestamp { seconds: ns.div_euclid(1_000_000_000), nanos: ns.rem_euclid(1_000_000_000) as i32 }
 }

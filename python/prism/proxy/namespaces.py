@@ -14,7 +14,13 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from prism.config import MEMORY_BACKEND, Config, NamespaceConfig, ServerConfig, load_config
+from prism.config import (
+    MEMORY_BACKEND,
+    Config,
+    NamespaceConfig,
+    core_namespaces,
+    load_config,
+)
 from prism.errors import ConfigError
 from prism.plugins.api import BackendPlugin
 
@@ -79,13 +85,10 @@ def claimed_capabilities(
 
 
 def core_namespaces_json(namespaces: Iterable[NamespaceConfig], plugins: Mapping[str, Any]) -> str:
-    """The list `prism._core.Proxy.update_namespaces` takes: exactly the `namespaces`
-    entries of Config.to_core_json (one place decides what the core gets), with the
-    capabilities claimed by `plugins`."""
+    """The list `prism._core.Proxy.update_namespaces` takes, with the capabilities
+    claimed by `plugins` (the same entries `Config.to_core_json` sends at start)."""
     namespaces = tuple(namespaces)
-    holder = Config(server=ServerConfig(), data_dir=Path("."), namespaces=namespaces)
-    core = json.loads(holder.to_core_json(claimed_capabilities(namespaces, plugins)))
-    return json.dumps(core["namespaces"])
+    return json.dumps(core_namespaces(namespaces, claimed_capabilities(namespaces, plugins)))
 
 
 def needs_new_plugin(old: NamespaceConfig | None, new: NamespaceConfig) -> bool:

@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use crate::backend::{Event, Item};
 use crate::pb::{kv, ts};
-use crate::time::{ms_to_timestamp, ns_to_timestamp, timestamp_to_ns};
+use crate::time::{ms_to_timestamp, ns_to_timestamp, timestamp_to_ms, timestamp_to_ns};
 
 pub fn item_to_pb(item: Item) -> kv::Item {
     kv::Item {
@@ -14,6 +14,16 @@ pub fn item_to_pb(item: Item) -> kv::Item {
         value: item.value.to_vec(),
         version: item.version,
         expires_at: item.expires_at_ms.map(ms_to_timestamp),
+    }
+}
+
+/// Inverse of `item_to_pb`, for replies the read cache keeps.
+pub fn item_from_pb(item: &kv::Item) -> Item {
+    Item {
+        key: Bytes::copy_from_slice(&item.key),
+        value: Bytes::copy_from_slice(&item.value),
+        version: item.version,
+        expires_at_ms: item.expires_at.as_ref().map(timestamp_to_ms),
     }
 }
 

@@ -2,7 +2,7 @@
 //! backend, with the pattern semantics that do not belong to any backend
 //! (idempotency tokens, page tokens, byte-bounded pages, tail fan-out).
 
-mod convert;
+pub(crate) mod convert;
 mod keyvalue;
 mod timeseries;
 

@@ -5,15 +5,15 @@
 
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
 use tower::{Layer, Service};
 
 use super::CallFuture;
 use crate::backend::Item;
 use crate::call::{Call, Reply, Request};
+use crate::dispatch::convert::{item_from_pb, item_to_pb};
 use crate::pb::kv;
 use crate::read_cache::ReadCache;
-use crate::time::{ms_to_timestamp, now_ms};
+use crate::time::now_ms;
 use crate::PrismError;
 
 #[derive(Clone, Default)]
@@ -30,24 +30,6 @@ impl<S> Layer<S> for CacheLayer {
 #[derive(Clone)]
 pub struct ReadThrough<S> {
     inner: S,
-}
-
-fn to_pb(item: Item) -> kv::Item {
-    kv::Item {
-        key: item.key.to_vec(),
-        value: item.value.to_vec(),
-        version: item.version,
-        expires_at: item.expires_at_ms.map(ms_to_timestamp),
-    }
-}
-
-fn from_pb(item: &kv::Item) -> Item {
-    Item {
-        key: Bytes::copy_from_slice(&item.key),
-        value: Bytes::copy_from_slice(&item.value),
-        version: item.version,
-        expires_at_ms: item.expires_at.as_ref().map(|t| t.seconds * 1000 + (t.nanos / 1_000_000) as i64),
-    }
 }
 
 /// The keys a mutation touches, or `None` for reads.
@@ -67,7 +49,7 @@ fn hit(cache: &ReadCache, request: &Request) -> Option<Reply> {
     match request {
         Request::Get(r) => {
             let item = cache.get(&r.key, now)?;
-            Some(Reply::Get(kv::GetResponse { found: true, item: Some(to_pb(item)) }))
+            Some(Reply::Get(kv::GetResponse { found: true, item: Some(item_to_pb(item)) }))
         }
         Request::Exists(r) => {
             let item = cache.get(&r.key, now)?;
@@ -75,7 +57,7 @@ fn hit(cache: &ReadCache, request: &Request) -> Option<Reply> {
         }
         Request::BatchGet(r) => {
             let items: Option<Vec<Item>> = r.keys.iter().map(|k| cache.get(k, now)).collect();
-            let items = items?.into_iter().map(to_pb).collect();
+            let items = items?.into_iter().map(item_to_pb).collect();
             Some(Reply::BatchGet(kv::BatchGetResponse { items, missing_keys: Vec::new() }))
         }
         _ => None,
@@ -84,8 +66,10 @@ fn hit(cache: &ReadCache, request: &Request) -> Option<Reply> {
 
 fn fill(cache: &ReadCache, reply: &Reply, epoch: u64) {
     match reply {
-        Reply::Get(kv::GetResponse { item: Some(item), .. }) => cache.insert_if_current(from_pb(item), epoch),
-        Reply::BatchGet(r) => r.items.iter().for_each(|i| cache.insert_if_current(from_pb(i), epoch)),
+        Reply::Get(kv::GetResponse { item: Some(item), .. }) => {
+            cache.insert_if_current(item_from_pb(item), epoch)
+        }
+        Reply::BatchGet(r) => r.items.iter().for_each(|i| cache.insert_if_current(item_from_pb(i), epoch)),
         _ => {}
     }
 }

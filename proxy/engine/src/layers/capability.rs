@@ -9,7 +9,6 @@ use tower::{Layer, Service};
 
 use super::CallFuture;
 use crate::call::{Call, Reply, Request};
-use crate::pb::kv;
 use crate::PrismError;
 
 #[derive(Debug, thiserror::Error)]
@@ -31,32 +30,27 @@ fn has_ttl(ttl: Option<&prost_types::Duration>) -> bool {
     ttl.is_some_and(|d| d.seconds > 0 || d.nanos > 0)
 }
 
-fn entry_needs(e: &kv::PutEntry, needs: &mut Vec<&'static str>) {
-    if has_ttl(e.ttl.as_ref()) {
-        needs.push("ttl");
-    }
-    if e.if_absent || e.if_version > 0 {
-        needs.push("cas");
-    }
+fn entry_needs(ttl: Option<&prost_types::Duration>, conditional: bool) -> [Option<&'static str>; 2] {
+    [has_ttl(ttl).then_some("ttl"), conditional.then_some("cas")]
 }
 
-/// Every capability a call needs: its method's, plus request features.
-pub fn required(call: &Call) -> Vec<&'static str> {
-    let mut needs = vec![call.method.capability()];
-    match &call.request {
-        Request::Put(r) => {
-            if has_ttl(r.ttl.as_ref()) {
-                needs.push("ttl");
-            }
-            if r.if_absent || r.if_version > 0 {
-                needs.push("cas");
-            }
-        }
-        Request::BatchPut(r) => r.entries.iter().for_each(|e| entry_needs(e, &mut needs)),
-        Request::Delete(r) if r.if_version > 0 => needs.push("cas"),
-        _ => {}
+/// The first capability the call needs that `supported` rejects: its method's, then
+/// request features (TTL, conditions). Allocation-free: it runs on every request.
+pub fn first_missing(call: &Call, supported: impl Fn(&str) -> bool) -> Option<&'static str> {
+    let method = call.method.capability();
+    if !supported(method) {
+        return Some(method);
     }
-    needs
+    let features = |needs: [Option<&'static str>; 2]| needs.into_iter().flatten().find(|c| !supported(c));
+    match &call.request {
+        Request::Put(r) => features(entry_needs(r.ttl.as_ref(), r.if_absent || r.if_version > 0)),
+        Request::BatchPut(r) => r
+            .entries
+            .iter()
+            .find_map(|e| features(entry_needs(e.ttl.as_ref(), e.if_absent || e.if_version > 0))),
+        Request::Delete(r) => features([None, (r.if_version > 0).then_some("cas")]),
+        _ => None,
+    }
 }
 
 #[derive(Clone, Default)]
@@ -90,7 +84,7 @@ where
     fn call(&mut self, call: Call) -> CallFuture {
         if let Some(ns) = call.namespace.as_ref() {
             let pattern = call.method.pattern();
-            if let Some(missing) = required(&call).into_iter().find(|c| !ns.supports(pattern, c)) {
+            if let Some(missing) = first_missing(&call, |c| ns.supports(pattern, c)) {
                 let err = Unsupported {
                     namespace: ns.name.clone(),
                     backend: ns.backend_kind.clone(),

@@ -59,15 +59,14 @@ where
     fn call(&mut self, call: Call) -> CallFuture {
         let started = Instant::now();
         let method = call.method;
-        let namespace = match self.registry.get(call.namespace_name()) {
-            Some(ns) => ns.name.clone(),
-            None => UNKNOWN_NAMESPACE.to_string(),
-        };
+        // Holding the Arc (not a copy of its name) keeps the hot path allocation-free.
+        let namespace = self.registry.get(call.namespace_name());
         let metrics = self.metrics.clone();
         let fut = self.inner.call(call);
         Box::pin(async move {
             let result = fut.await;
-            metrics.record(&namespace, method, code_of(&result), started.elapsed());
+            let label = namespace.as_ref().map_or(UNKNOWN_NAMESPACE, |ns| ns.name.as_str());
+            metrics.record(label, method, code_of(&result), started.elapsed());
             result
         })
     }
