@@ -9,6 +9,7 @@ because `up` starts services from several threads and a test may run beside the 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -21,9 +22,25 @@ STATE_FILE = "state.json"
 
 
 def stack_dir() -> Path:
-    """`$PRISM_STACK_DIR`, else `<repo>/.prism-stack` (git-ignored)."""
+    """`$PRISM_STACK_DIR`, else `<repo>/.prism-stack` (git-ignored) when other users can
+    reach it, else a directory under /var/tmp named after the repository."""
     override = os.environ.get("PRISM_STACK_DIR")
-    return Path(override).resolve() if override else REPO_ROOT / ".prism-stack"
+    if override:
+        return Path(override).resolve()
+    if _reachable_by_others(REPO_ROOT):
+        return REPO_ROOT / ".prism-stack"
+    # As root, PostgreSQL runs as the `postgres` user, which must traverse every parent
+    # of its data directory; a clone inside a private (0700) directory, as `mktemp -d`
+    # makes, would make initdb fail with "Permission denied".
+    tag = hashlib.sha256(str(REPO_ROOT).encode()).hexdigest()[:12]
+    return Path("/var/tmp") / f"prism-stack-{tag}"
+
+
+def _reachable_by_others(path: Path) -> bool:
+    """Whether every directory from / down to `path` lets other users traverse it."""
+    if os.geteuid() != 0:
+        return True  # every service then runs as this user
+    return all(os.stat(p).st_mode & 0o001 for p in [path, *path.parents])
 
 
 @dataclass(frozen=True)
