@@ -9,6 +9,7 @@ use std::time::Duration;
 use futures::Stream;
 use serde::Deserialize;
 
+use crate::identity::{Credentials, Identity};
 use crate::pb::{kv, ts};
 use crate::registry::Namespace;
 use crate::routes_generated::{self, Route};
@@ -209,14 +210,35 @@ pub struct Call {
     pub deadline: Option<Duration>,
     /// Set by the namespace layer; every layer below may rely on it.
     pub namespace: Option<Arc<Namespace>>,
+    /// What the caller presented; the authn layer turns it into `identity`.
+    pub credentials: Credentials,
+    /// Set by the authn layer (`anonymous` until then, and in mode `none`).
+    pub identity: Arc<Identity>,
 }
 
 impl Call {
     pub fn new(request: Request, deadline: Option<Duration>) -> Self {
-        Self { method: request.method(), request, deadline, namespace: None }
+        Self::with_credentials(request, deadline, Credentials::default())
+    }
+
+    pub fn with_credentials(request: Request, deadline: Option<Duration>, credentials: Credentials) -> Self {
+        Self {
+            method: request.method(),
+            request,
+            deadline,
+            namespace: None,
+            credentials,
+            identity: anonymous(),
+        }
     }
 
     pub fn namespace_name(&self) -> &str {
         self.request.namespace()
     }
+}
+
+/// One shared anonymous identity, so unauthenticated calls do not allocate one each.
+pub fn anonymous() -> Arc<Identity> {
+    static ANONYMOUS: std::sync::OnceLock<Arc<Identity>> = std::sync::OnceLock::new();
+    ANONYMOUS.get_or_init(|| Arc::new(Identity::anonymous())).clone()
 }

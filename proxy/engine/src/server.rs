@@ -18,6 +18,7 @@ use crate::layers::load_shed::LoadShedLayer;
 use crate::metrics::Metrics;
 use crate::pb::{kv, ts, FILE_DESCRIPTOR_SET};
 use crate::registry::Registry;
+use crate::security::Security;
 use crate::services::{KeyValueService, TimeSeriesService};
 use crate::tail::TailHub;
 use crate::PrismError;
@@ -78,12 +79,14 @@ impl Server {
 
         let shed = LoadShedLayer::new(config.server.max_concurrency);
         let tails = Arc::new(TailHub::new());
+        let security = runtime.block_on(async { Security::from_config(&config.server) })?;
         let stack = crate::stack::build(
             &config.server,
             registry.clone(),
             metrics.clone(),
             shed.clone(),
             tails.clone(),
+            &security,
         );
         let (shutdown, shutdown_rx) = watch::channel(false);
 

@@ -12,6 +12,7 @@ use std::time::Duration;
 use tower::ServiceExt;
 
 use crate::call::{Call, Reply, Request};
+use crate::identity::Credentials;
 use crate::stack::CallStack;
 
 /// Parses `grpc-timeout` (e.g. "100m", "5S"): the client's deadline.
@@ -39,7 +40,15 @@ pub(crate) async fn run<T>(
     wrap: fn(T) -> Request,
 ) -> Result<Reply, tonic::Status> {
     let deadline = grpc_timeout(request.metadata());
-    let call = Call::new(wrap(request.into_inner()), deadline);
+    let credentials = Credentials {
+        authorization: request
+            .metadata()
+            .get("authorization")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned),
+        peer_certs: request.peer_certs(),
+    };
+    let call = Call::with_credentials(wrap(request.into_inner()), deadline, credentials);
     stack.clone().oneshot(call).await.map_err(tonic::Status::from)
 }
 

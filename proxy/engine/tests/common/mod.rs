@@ -11,6 +11,7 @@ use prism_engine::layers::load_shed::LoadShedLayer;
 use prism_engine::metrics::Metrics;
 use prism_engine::pb::{kv, ts};
 use prism_engine::registry::Registry;
+use prism_engine::security::Security;
 use prism_engine::stack::{self, CallStack};
 use prism_engine::tail::TailHub;
 use prism_engine::PrismError;
@@ -22,8 +23,7 @@ pub fn memory_ns(name: &str, patterns: &[Pattern]) -> NamespaceConfig {
         patterns: patterns.to_vec(),
         backend: "memory".into(),
         limits: Limits::default(),
-        capabilities: None,
-        cache: Default::default(),
+        ..Default::default()
     }
 }
 
@@ -60,6 +60,7 @@ impl Harness {
             metrics.clone(),
             LoadShedLayer::new(64),
             tails.clone(),
+            &Security::disabled(),
         );
         Self { stack, metrics, registry, tails }
     }

@@ -2,9 +2,16 @@
 //! Python side validates user-facing YAML; this re-validates what the core
 //! relies on so a bad config can never reach the hot path.
 
+mod security;
+
 use std::collections::HashMap;
 
 use serde::Deserialize;
+
+pub use security::{
+    AccessPolicy, AuditConfig, AuthConfig, AuthMode, JwtConfig, KeysConfig, RateLimit, SchemaBinding,
+    TlsConfig, WrappedKey,
+};
 
 use crate::call::Pattern;
 use crate::PrismError;
@@ -28,6 +35,9 @@ pub struct ServerConfig {
     pub default_deadline_ms: u64,
     /// Tokio worker threads; 0 means one per core.
     pub worker_threads: usize,
+    pub auth: AuthConfig,
+    pub audit: AuditConfig,
+    pub keys: KeysConfig,
 }
 
 impl Default for ServerConfig {
@@ -38,11 +48,14 @@ impl Default for ServerConfig {
             max_concurrency: 1024,
             default_deadline_ms: 30_000,
             worker_threads: 0,
+            auth: AuthConfig::default(),
+            audit: AuditConfig::default(),
+            keys: KeysConfig::default(),
         }
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 pub struct NamespaceConfig {
     pub name: String,
     pub patterns: Vec<Pattern>,
@@ -56,6 +69,17 @@ pub struct NamespaceConfig {
     /// The proxy's read cache for this namespace (off unless enabled).
     #[serde(default)]
     pub cache: CachePolicy,
+    /// Who may read, write, administer and read PII (ADR-010).
+    #[serde(default)]
+    pub access: AccessPolicy,
+    #[serde(default)]
+    pub rate_limit: RateLimit,
+    /// Refuse requests that cannot be audited (the audit channel is full).
+    #[serde(default)]
+    pub audit_required: bool,
+    /// A message type bound to the values, with its PII fields' data keys.
+    #[serde(default)]
+    pub schema: Option<SchemaBinding>,
 }
 
 /// Read-cache policy; zero sizes and TTL mean the defaults (10,000 entries,
@@ -105,6 +129,7 @@ impl ProxyConfig {
     }
 
     pub fn validate(&self) -> Result<(), PrismError> {
+        self.server.auth.validate()?;
         if self.server.max_concurrency == 0 {
             return Err(PrismError::invalid("server.max_concurrency", "must be at least 1"));
         }
@@ -137,7 +162,19 @@ impl NamespaceConfig {
         if self.backend.is_empty() {
             return Err(PrismError::invalid(format!("{path}.backend"), "must name a backend"));
         }
-        self.limits.validate(&format!("{path}.limits"))
+        self.limits.validate(&format!("{path}.limits"))?;
+        for (name, rate) in [
+            ("requests_per_second", self.rate_limit.requests_per_second),
+            ("per_principal_requests_per_second", self.rate_limit.per_principal_requests_per_second),
+        ] {
+            if !rate.is_finite() || rate < 0.0 {
+                return Err(PrismError::invalid(
+                    format!("{path}.rate_limit.{name}"),
+                    "must be a non-negative number (0: no limit)",
+                ));
+            }
+        }
+        Ok(())
     }
 }
 

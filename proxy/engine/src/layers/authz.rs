@@ -1,0 +1,43 @@
+//! Checks the namespace access policy against the permission of the RPC.
+//! STUB: filled in by the authz work (ADR-010); passes calls through for now.
+
+use std::task::{Context, Poll};
+
+use tower::{Layer, Service};
+
+use super::CallFuture;
+use crate::call::{Call, Reply};
+use crate::PrismError;
+
+#[derive(Clone, Default)]
+pub struct AuthzLayer;
+
+impl<S> Layer<S> for AuthzLayer {
+    type Service = Authorize<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Authorize { inner }
+    }
+}
+
+#[derive(Clone)]
+pub struct Authorize<S> {
+    inner: S,
+}
+
+impl<S> Service<Call> for Authorize<S>
+where
+    S: Service<Call, Response = Reply, Error = PrismError, Future = CallFuture>,
+{
+    type Response = Reply;
+    type Error = PrismError;
+    type Future = CallFuture;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), PrismError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, call: Call) -> CallFuture {
+        self.inner.call(call)
+    }
+}

@@ -1,0 +1,43 @@
+//! Token buckets per namespace and per principal.
+//! STUB: filled in by the rate-limit work (ADR-010); passes calls through for now.
+
+use std::task::{Context, Poll};
+
+use tower::{Layer, Service};
+
+use super::CallFuture;
+use crate::call::{Call, Reply};
+use crate::PrismError;
+
+#[derive(Clone, Default)]
+pub struct RateLimitLayer;
+
+impl<S> Layer<S> for RateLimitLayer {
+    type Service = RateLimit<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RateLimit { inner }
+    }
+}
+
+#[derive(Clone)]
+pub struct RateLimit<S> {
+    inner: S,
+}
+
+impl<S> Service<Call> for RateLimit<S>
+where
+    S: Service<Call, Response = Reply, Error = PrismError, Future = CallFuture>,
+{
+    type Response = Reply;
+    type Error = PrismError;
+    type Future = CallFuture;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), PrismError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, call: Call) -> CallFuture {
+        self.inner.call(call)
+    }
+}
