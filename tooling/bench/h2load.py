@@ -63,7 +63,13 @@ def parse(output: str) -> dict[str, Any]:
 
 
 def run(
-    address: str, path: str, body_file: Path, clients: int, duration_s: float, core: int
+    address: str,
+    path: str,
+    body_file: Path,
+    clients: int,
+    duration_s: float,
+    core: int,
+    headers: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """h2load pinned to `core`: `clients` connections, one stream each, for `duration_s`."""
     cmd = [
@@ -84,7 +90,7 @@ def run(
         "-d",
         str(body_file),
     ]
-    for header in GRPC_HEADERS:
+    for header in (*GRPC_HEADERS, *headers):
         cmd += ["-H", header]
     cmd.append(f"http://{address}{path}")
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=duration_s + 60)

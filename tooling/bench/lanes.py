@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import direct, h2load
+from . import direct, h2load, security
 from .proxy import Gateway, cpu_seconds, memory_kib, pin
 
 KEY = b"bench-key-".ljust(64, b"k")
@@ -131,6 +131,11 @@ def run_all(plan: Plan, log: Callable[[str], None]) -> dict[str, dict[str, Any]]
     g, c, d, lg = plan.gateway_core, plan.clients, plan.duration_s, plan.loadgen_core
     steps: list[tuple[str, str, Callable[[], dict[str, Any]]]] = [
         ("B", "Get, cache hit, memory backend", lambda: proxy_lane(gw, plan, "bench-mem")),
+        (
+            "B(secured)",
+            "Get, cache hit, JWT + access policy + audit, alternating with B",
+            lambda: security.lane(gw, plan.workdir, c, max(2.0, d / 2), lg, 2 if d < 5 else 3, log),
+        ),
         (
             "D",
             "Get via Python bridge: sqlite plugin, cache off",

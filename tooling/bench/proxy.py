@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,9 @@ class Gateway:
     workdir: Path
     namespaces: list[dict[str, Any]]
     core: int
+    server: dict[str, Any] = field(default_factory=dict)  # extra `server:` settings
+    env: dict[str, str] = field(default_factory=dict)
+    token: str | None = None  # bearer token for the probe, put and get calls
     proc: subprocess.Popen[bytes] | None = None
     port: int = 0
 
@@ -80,7 +83,10 @@ class Gateway:
         config = self.workdir / "prism.yaml"
         config.write_text(
             yaml.safe_dump(
-                {"server": {"max_concurrency": 4096}, "namespaces": self.namespaces},
+                {
+                    "server": {"max_concurrency": 4096, **self.server},
+                    "namespaces": self.namespaces,
+                },
                 sort_keys=False,
             )
         )
@@ -105,7 +111,10 @@ class Gateway:
             str(data),
         ]
         env = dict(
-            os.environ, PYTHONUNBUFFERED="1", PRISM_ADMIN_TOKEN=f"bench-{os.urandom(8).hex()}"
+            os.environ,
+            PYTHONUNBUFFERED="1",
+            PRISM_ADMIN_TOKEN=f"bench-{os.urandom(8).hex()}",
+            **self.env,
         )
         with open(self.workdir / "server.log", "ab") as log:
             # taskset execs the command, so the pid is the gateway's own.
@@ -135,7 +144,8 @@ class Gateway:
     def _call(self, path: str, request: bytes) -> bytes:
         with grpc.insecure_channel(self.address) as channel:
             call = channel.unary_unary(path, request_serializer=None, response_deserializer=None)
-            return bytes(call(request, timeout=10))
+            metadata = (("authorization", f"Bearer {self.token}"),) if self.token else None
+            return bytes(call(request, timeout=10, metadata=metadata))
 
     def put(self, namespace: str, key: bytes, value: bytes) -> None:
         req = keyvalue_pb2.PutRequest(namespace=namespace, key=key, value=value)

@@ -50,6 +50,14 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None or b == 0 else a / b
 
 
+def _secured_ratio(lanes: Lanes) -> float | None:
+    lane = lanes.get("B(secured)")
+    if lane is None or "error" in lane:
+        return None
+    ratio = lane.get("ratio_on_off")
+    return None if ratio is None else float(ratio)
+
+
 def targets(lanes: Lanes) -> list[Target]:
     b = lanes.get("B", {})
     b_ok = "error" not in b and bool(b)
@@ -62,6 +70,13 @@ def targets(lanes: Lanes) -> list[Target]:
             "T (bare tonic echo server) is not built",
         ),
         Target("B >= 40,000 rps", _rps(lanes, "B"), 40_000, True),
+        Target(
+            "B(secured) >= 0.9 x B (issue 5)",
+            _secured_ratio(lanes),
+            0.9,
+            True,
+            "JWT authn + authz + audit on the cache-hit lane, medians of alternating rounds",
+        ),
         Target("D >= 20,000 rps", _rps(lanes, "D"), 20_000, True),
         Target(
             "E(Redis) >= 0.35 x A(Redis)",
