@@ -7,7 +7,9 @@ operator can fix the file without reading code.
 Precedence: `overrides` (the CLI flags) > the file > built-in defaults. The
 data directory defaults to $PRISM_DATA_DIR, else $XDG_DATA_HOME/prism, else
 ~/.local/share/prism; a relative data_dir in a file is relative to that file,
-and a relative SQLite `config.path` is relative to the data directory.
+and a relative SQLite `config.path` is relative to the data directory. The security
+blocks (server.auth/audit/keys, per namespace access, rate_limit, audit_required; ADR-010)
+are parsed by prism.security_config; their relative file paths are relative to the file.
 """
 
 from __future__ import annotations
@@ -23,10 +25,35 @@ from typing import Any
 import yaml
 
 from prism.errors import ConfigError
+from prism.security_config import (
+    AccessPolicy,
+    AuditConfig,
+    AuthConfig,
+    KeysConfig,
+    RateLimit,
+    SchemaBinding,
+    parse_access,
+    parse_audit,
+    parse_auth,
+    parse_bool,
+    parse_keys,
+    parse_rate_limit,
+)
 
 PATTERNS = ("keyvalue", "timeseries")
 MEMORY_BACKEND = "memory"  # native Rust; every other backend is a Python plugin
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+_NAMESPACE_KEYS = {
+    "name",
+    "patterns",
+    "backend",
+    "config",
+    "limits",
+    "cache",
+    "access",
+    "rate_limit",
+    "audit_required",
+}
 
 
 @dataclass(frozen=True)
@@ -36,6 +63,10 @@ class ServerConfig:
     max_concurrency: int = 1024
     default_deadline_ms: int = 30000
     shutdown_grace_s: float = 10.0
+    # ADR-010: listener authentication, the data-access audit log, the master key.
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
+    keys: KeysConfig = field(default_factory=KeysConfig)
 
 
 @dataclass(frozen=True)
@@ -70,6 +101,11 @@ class NamespaceConfig:
     config: dict[str, Any] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
     cache: CacheConfig = field(default_factory=CacheConfig)
+    access: AccessPolicy = field(default_factory=AccessPolicy)
+    rate_limit: RateLimit = field(default_factory=RateLimit)
+    audit_required: bool = False
+    # Bound through the admin only (it creates the data keys); never from a file.
+    schema: SchemaBinding | None = None
 
 
 @dataclass(frozen=True)
@@ -108,7 +144,12 @@ def core_namespaces(
             "backend": ns.backend,
             "limits": asdict(ns.limits),
             "cache": asdict(ns.cache),
+            "access": asdict(ns.access),
+            "rate_limit": asdict(ns.rate_limit),
+            "audit_required": ns.audit_required,
         }
+        if ns.schema is not None:
+            entry["schema"] = asdict(ns.schema)
         if ns.name in capabilities:
             entry["capabilities"] = {p: list(c) for p, c in capabilities[ns.name].items()}
         entries.append(entry)
@@ -148,6 +189,11 @@ def load_config(
     return _parse(merged, base_dir=base_dir, source=path)
 
 
+def read_yaml(path: Path) -> Any:
+    """The parsed YAML of a config file; ConfigError naming the file when unreadable."""
+    return _read_yaml(path)
+
+
 def _read_yaml(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
@@ -175,7 +221,7 @@ def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
 
 def _parse(data: Mapping[str, Any], *, base_dir: Path, source: Path | None) -> Config:
     _check_keys(data, {"server", "data_dir", "namespaces"}, "")
-    server = _parse_server(data.get("server", {}))
+    server = _parse_server(data.get("server", {}), base_dir)
     data_dir = _parse_data_dir(data.get("data_dir"), base_dir)
     raw_namespaces = data.get("namespaces")
     if raw_namespaces is None:
@@ -194,7 +240,7 @@ def _parse(data: Mapping[str, Any], *, base_dir: Path, source: Path | None) -> C
     return Config(server=server, data_dir=data_dir, namespaces=tuple(namespaces), source=source)
 
 
-def _parse_server(raw: Any) -> ServerConfig:
+def _parse_server(raw: Any, base_dir: Path) -> ServerConfig:
     path = "server"
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{path}: must be a mapping")
@@ -216,6 +262,9 @@ def _parse_server(raw: Any) -> ServerConfig:
             f"{path}.default_deadline_ms",
         ),
         shutdown_grace_s=float(shutdown_grace),
+        auth=parse_auth(raw.get("auth", {}), f"{path}.auth", base_dir),
+        audit=parse_audit(raw.get("audit", {}), f"{path}.audit", base_dir),
+        keys=parse_keys(raw.get("keys", {}), f"{path}.keys", base_dir),
     )
 
 
@@ -230,7 +279,12 @@ def _parse_data_dir(raw: Any, base_dir: Path) -> Path:
 def _parse_namespace(raw: Any, path: str, data_dir: Path) -> NamespaceConfig:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{path}: must be a mapping with name, patterns and backend")
-    _check_keys(raw, {"name", "patterns", "backend", "config", "limits", "cache"}, path)
+    if "schema" in raw:
+        raise ConfigError(
+            f"{path}.schema: bind a schema through the admin (`prismctl schema bind`), "
+            "which creates its data keys; a config file cannot"
+        )
+    _check_keys(raw, _NAMESPACE_KEYS, path)
     if "name" not in raw:
         raise ConfigError(f"{path}.name: is required")
     name = _name(raw["name"], f"{path}.name")
@@ -263,6 +317,9 @@ def _parse_namespace(raw: Any, path: str, data_dir: Path) -> NamespaceConfig:
     limits = _parse_limits(raw.get("limits", {}), f"{path}.limits")
     cache = parse_cache(raw.get("cache", {}), f"{path}.cache")
     return NamespaceConfig(
+        access=parse_access(raw.get("access", {}), f"{path}.access"),
+        rate_limit=parse_rate_limit(raw.get("rate_limit", {}), f"{path}.rate_limit"),
+        audit_required=parse_bool(raw.get("audit_required", False), f"{path}.audit_required"),
         name=name,
         patterns=tuple(patterns),
         backend=backend,

@@ -64,13 +64,14 @@ def test_to_core_json_fills_limits_and_omits_backend_config(tmp_path: Path) -> N
     )
     core = json.loads(cfg.to_core_json())
     assert set(core) == {"server", "namespaces"}
-    assert core["server"] == {
+    assert {k: v for k, v in core["server"].items() if k not in ("auth", "audit", "keys")} == {
         "listen": "127.0.0.1:8980",
         "metrics_listen": "127.0.0.1:9464",
         "max_concurrency": 1024,
         "default_deadline_ms": 30000,
         "shutdown_grace_s": 10.0,
     }
+    assert core["server"]["auth"]["mode"] == "none"  # the security blocks: see test_security_config
     a, b = core["namespaces"]
     assert a == {
         "name": "a",
@@ -78,6 +79,14 @@ def test_to_core_json_fills_limits_and_omits_backend_config(tmp_path: Path) -> N
         "backend": "memory",
         "limits": {**vars(Limits()), "max_key_bytes": 16},
         "cache": {"enabled": False, "max_entries": 0, "max_bytes": 0, "ttl_seconds": 0.0},
+        "access": {"read": ["*"], "write": ["*"], "admin": [], "pii_read": []},
+        "rate_limit": {
+            "requests_per_second": 0.0,
+            "burst": 0,
+            "per_principal_requests_per_second": 0.0,
+            "per_principal_burst": 0,
+        },
+        "audit_required": False,
     }
     assert "config" not in b and b["backend"] == "sqlite"
 

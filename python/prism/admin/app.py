@@ -15,7 +15,9 @@ from fastapi import FastAPI
 
 from prism import __version__
 from prism.admin import auth
+from prism.admin.audit_log import AuditLog
 from prism.admin.db.engine import make_engine, upgrade_to_head
+from prism.admin.oidc import OidcVerifier
 from prism.admin.problems import install_handlers
 from prism.admin.routers import (
     audit,
@@ -24,6 +26,7 @@ from prism.admin.routers import (
     health,
     namespaces,
     proxies,
+    schema,
     stats,
     tokens,
 )
@@ -34,9 +37,11 @@ from prism.admin.watch import ConfigWatch
 
 
 def create_app(settings: AdminSettings) -> FastAPI:
+    # Checked before the database is touched: a half-configured OIDC fails the start.
+    oidc = OidcVerifier.from_settings(settings)
     engine = make_engine(settings.database_url)
     upgrade_to_head(engine)
-    store = Store(engine)
+    store = Store(engine, AuditLog(settings.audit_path) if settings.audit_path else None)
     watch = ConfigWatch(store.config_version)
     store.listeners.append(watch.changed)
 
@@ -54,12 +59,13 @@ def create_app(settings: AdminSettings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.store = store
+    app.state.oidc = oidc
     app.state.watch = watch
     app.state.scraper = StatsScraper()
     # The token generated at first start, if any (tests and `prism serve` may use it).
     app.state.generated_token = auth.bootstrap(store, settings)
     install_handlers(app)
-    for module in (health, namespaces, backends, proxies, config, audit, tokens, stats):
+    for module in (health, namespaces, schema, backends, proxies, config, audit, tokens, stats):
         app.include_router(module.router)
     _mount_ui(app)
     return app

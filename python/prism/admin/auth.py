@@ -2,7 +2,8 @@
 
 The bootstrap admin token is PRISM_ADMIN_TOKEN (compared, never stored); without it, an
 admin token is generated when the tokens table is empty, printed once to stderr and only
-its sha256 is stored.
+its sha256 is stored. When OIDC is configured (prism.admin.oidc), a bearer that looks like
+a JWT is verified against the issuer instead; its principal is `oidc:<sub>`.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ import hmac
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from prism.admin.oidc import OidcError, OidcVerifier, looks_like_jwt
 from prism.admin.problems import Problem
 from prism.admin.settings import AdminSettings, get_settings
 from prism.admin.store import Store
@@ -26,7 +28,7 @@ _RANK = {role: i for i, role in enumerate(ROLES)}
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 # auto_error=False: a missing header becomes our own 401 problem, not FastAPI's 403.
-_bearer = HTTPBearer(auto_error=False, description="An admin API token.")
+_bearer = HTTPBearer(auto_error=False, description="An admin API token or an OIDC JWT.")
 
 
 @dataclass(frozen=True)
@@ -49,10 +51,16 @@ def get_store(request: Request) -> Store:
     return store
 
 
+def get_oidc(request: Request) -> OidcVerifier | None:
+    verifier: OidcVerifier | None = getattr(request.app.state, "oidc", None)
+    return verifier
+
+
 def authenticate(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     settings: Annotated[AdminSettings, Depends(get_settings)],
     store: Annotated[Store, Depends(get_store)],
+    oidc: Annotated[OidcVerifier | None, Depends(get_oidc)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Problem(401, "missing bearer token", headers=_CHALLENGE)
@@ -61,6 +69,13 @@ def authenticate(
         token.encode("utf-8"), settings.bootstrap_token.encode("utf-8")
     ):
         return Principal("bootstrap", "admin")
+    if oidc is not None and looks_like_jwt(token):
+        try:
+            identity = oidc.verify(token)
+        except OidcError as err:
+            headers = _CHALLENGE if err.status == 401 else None
+            raise Problem(err.status, f"OIDC token refused: {err.reason}", headers=headers) from err
+        return Principal(f"oidc:{identity.subject}", cast(Role, identity.role))
     record = store.find_token(token)
     if record is None:
         raise Problem(401, "invalid or revoked token", headers=_CHALLENGE)

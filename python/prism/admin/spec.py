@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from prism.config import Limits
+from prism.security_config import selector_error
 
 NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,128}$"
 _LIMIT_DEFAULTS = Limits()
@@ -23,7 +24,7 @@ def _all_patterns() -> list[Pattern]:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
 
 
 class LimitsSpec(_Strict):
@@ -56,10 +57,44 @@ class RetentionSpec(_Strict):
 
 
 class AccessSpec(_Strict):
+    """Selectors: `*`, `<principal>`, `group:<g>`, `claim:<k>=<v>`, `cert:<id>` (ADR-010)."""
+
     read: list[str] = Field(default_factory=lambda: ["*"])
     write: list[str] = Field(default_factory=lambda: ["*"])
     admin: list[str] = Field(default_factory=list)
     pii_read: list[str] = Field(default_factory=list)
+
+    @field_validator("read", "write", "admin", "pii_read")
+    @classmethod
+    def _selectors(cls, value: list[str]) -> list[str]:
+        for j, selector in enumerate(value):
+            problem = selector_error(selector)
+            if problem:
+                raise ValueError(f"[{j}]: {problem}")
+        return value
+
+
+class RateLimitSpec(_Strict):
+    """Token buckets in the proxy; a zero rate is no limit, burst 0 one second's worth."""
+
+    requests_per_second: float = Field(default=0, ge=0, le=1e12)
+    burst: int = Field(default=0, ge=0, le=2**32 - 1)
+    per_principal_requests_per_second: float = Field(default=0, ge=0, le=1e12)
+    per_principal_burst: int = Field(default=0, ge=0, le=2**32 - 1)
+
+
+class DataKeySpec(_Strict):
+    version: int = Field(ge=1, le=2**31 - 1)
+    #: The data key wrapped by the master key; left out of API answers.
+    wrapped: str | None = None
+
+
+class SchemaSpec(_Strict):
+    """A message type bound to the values (managed by /v1/namespaces/{name}/schema)."""
+
+    descriptor_set: str = Field(description="A google.protobuf.FileDescriptorSet, base64.")
+    message: str = Field(description="Full name of the value message, e.g. acme.v1.User.")
+    data_keys: list[DataKeySpec] = Field(default_factory=list)
 
 
 class NamespaceSpec(_Strict):
@@ -75,6 +110,11 @@ class NamespaceSpec(_Strict):
     consistency: Consistency = "strong"
     retention: RetentionSpec = Field(default_factory=lambda: RetentionSpec())
     access: AccessSpec = Field(default_factory=lambda: AccessSpec())
+    rate_limit: RateLimitSpec = Field(default_factory=lambda: RateLimitSpec())
+    #: Refuse requests the proxy cannot audit (its audit channel full) instead of serving.
+    audit_required: bool = False
+    #: Read-only here: set with PUT /v1/namespaces/{name}/schema; updates keep the stored one.
+    schema_: SchemaSpec | None = Field(default=None, alias="schema")
 
     @model_validator(mode="before")
     @classmethod
@@ -98,3 +138,15 @@ class NamespaceUpdate(_Strict):
 
     spec: NamespaceSpec
     version: int = Field(ge=1, le=2**31 - 1)
+
+
+def redact(spec: Any) -> Any:
+    """A stored spec as the API shows it: data keys by version only, never wrapped keys.
+    (Proxies get them through /v1/config, which serves the stored spec as is.)"""
+    if not isinstance(spec, dict) or not isinstance(spec.get("schema"), dict):
+        return spec
+    schema = dict(spec["schema"])
+    schema["data_keys"] = [
+        {"version": k.get("version")} for k in schema.get("data_keys") or [] if isinstance(k, dict)
+    ]
+    return {**spec, "schema": schema}

@@ -3,7 +3,8 @@
 Every namespace mutation, in ONE transaction: the row change, the config version bump
 (+1) and an audit row with before and after. Updates are optimistic: the caller names the
 version it read and a stale version is a 409. Token mutations are audited too; proxy
-heartbeats are not mutations of config and are neither versioned nor audited.
+heartbeats are not mutations of config and are neither versioned nor audited. With an
+`audit_log`, each committed mutation is also appended there as a JSON line.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from prism.admin.audit_log import AuditLog
 from prism.admin.db.tables import audit, config_state, namespaces, proxies, tokens
 from prism.admin.problems import Problem
 
@@ -37,8 +39,9 @@ def hash_token(token: str) -> str:
 
 
 class Store:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, audit_log: AuditLog | None = None) -> None:
         self.engine = engine
+        self.audit_log = audit_log
         #: Called with the new config version after each committed namespace mutation.
         self.listeners: list[Callable[[int], None]] = []
 
@@ -58,6 +61,11 @@ class Store:
     def _bump(self, conn: Connection) -> int:
         conn.execute(update(config_state).values(version=config_state.c.version + 1))
         return int(conn.execute(select(config_state.c.version)).scalar_one())
+
+    def _logged(self, actor: str, action: str, target: str) -> None:
+        """After the commit: a rolled-back mutation leaves no line."""
+        if self.audit_log is not None:
+            self.audit_log.write(actor, action, target)
 
     def _notify(self, version: int) -> None:
         for listener in list(self.listeners):
@@ -90,10 +98,13 @@ class Store:
                 _audit(conn, actor, "namespace.create", name, None, spec)
         except IntegrityError as err:
             raise Problem(409, f"namespace {name!r} already exists") from err
+        self._logged(actor, "namespace.create", name)
         self._notify(version)
         return {"name": name, "spec": spec, "version": 1, "created_at": at, "updated_at": at}
 
-    def update_namespace(self, name: str, spec: Record, version: int, actor: str) -> Record:
+    def update_namespace(
+        self, name: str, spec: Record, version: int, actor: str, action: str = "namespace.update"
+    ) -> Record:
         at = now()
         with self.engine.begin() as conn:
             current = (
@@ -113,7 +124,8 @@ class Store:
                     "read it again and retry",
                 )
             config_version = self._bump(conn)
-            _audit(conn, actor, "namespace.update", name, current["spec"], spec)
+            _audit(conn, actor, action, name, current["spec"], spec)
+        self._logged(actor, action, name)
         self._notify(config_version)
         return {**_namespace(current), "spec": spec, "version": version + 1, "updated_at": at}
 
@@ -127,6 +139,7 @@ class Store:
             conn.execute(delete(namespaces).where(namespaces.c.name == name))
             config_version = self._bump(conn)
             _audit(conn, actor, "namespace.delete", name, current["spec"], None)
+        self._logged(actor, "namespace.delete", name)
         self._notify(config_version)
         return _namespace(current)
 
@@ -144,6 +157,7 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(insert(tokens).values(**record, hash=hash_token(secret)))
             _audit(conn, actor, "token.create", token_id, None, _token_json(record))
+        self._logged(actor, "token.create", token_id)
         return record, secret
 
     def find_token(self, secret: str) -> Record | None:
@@ -175,6 +189,7 @@ class Store:
                 raise Problem(404, f"token {token_id!r} not found")
             conn.execute(delete(tokens).where(tokens.c.id == token_id))
             _audit(conn, actor, "token.delete", token_id, _token_json(dict(row)), None)
+        self._logged(actor, "token.delete", token_id)
 
     # ---- audit ------------------------------------------------------------------------
 

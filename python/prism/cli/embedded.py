@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -197,9 +198,17 @@ def _start_admin(cfg: Config, admin_listen: str) -> tuple[Any, AdminClient] | in
     from prism.cli.serve import token_from_env
 
     host, port = parse_listen(admin_listen)
+    # The admin wraps data keys with the master key the proxy (server.keys) unwraps them with.
+    keys = cfg.server.keys
     settings = AdminSettings(
-        data_dir=cfg.data_dir, host=host, port=port, bootstrap_token=token_from_env()
+        data_dir=cfg.data_dir,
+        host=host,
+        port=port,
+        bootstrap_token=token_from_env(),
+        master_key_env=keys.master_key_env,
     )
+    if keys.master_key_file:
+        settings = replace(settings, master_key_file=Path(keys.master_key_file))
     server = AdminServer(settings)
     try:
         server.start()

@@ -1,5 +1,9 @@
 """`prism proxy --admin URL`: a proxy alone, its namespaces from the admin (live config).
 
+`--config FILE` takes the server settings (listen addresses, server.auth, server.audit,
+server.keys; ADR-010) and data_dir from a YAML file in `prism serve`'s format; a file that
+lists namespaces is refused, since they come from the admin.
+
 Exit codes: 0 after a clean drain, 1 when it cannot start (ports, data directory),
 2 for configuration errors (flags, a token the admin refuses).
 """
@@ -13,6 +17,7 @@ from typing import Annotated
 import typer
 
 from prism.cli.serve import LOG_LEVELS, fail, local_config, setup_logging
+from prism.config import read_yaml
 from prism.errors import ConfigError
 from prism.proxy.process import run_proxy
 from prism.proxy.runtime import install_signal_handlers
@@ -23,6 +28,15 @@ TOKEN_ENV = "PRISM_ADMIN_TOKEN"
 
 def proxy(
     admin: Annotated[str, typer.Option(help="Admin base URL, e.g. http://127.0.0.1:8981.")],
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="YAML with server settings (listen, auth, audit, keys) and data_dir; "
+            "no namespaces.",
+        ),
+    ] = None,
     token: Annotated[
         str | None,
         typer.Option(help=f"Admin API token (operator role: heartbeats); default ${TOKEN_ENV}."),
@@ -45,7 +59,14 @@ def proxy(
         fail(f"--admin: must be an http(s) URL, got {admin!r}", 2)
     try:
         # The namespaces come from the admin; only server settings and data_dir are local.
-        cfg = local_config(None, listen, metrics_listen, data_dir)
+        if config is not None:
+            raw = read_yaml(config.expanduser().absolute())
+            if isinstance(raw, dict) and "namespaces" in raw:
+                raise ConfigError(
+                    f"{config}: namespaces: `prism proxy` serves the admin's namespaces; "
+                    "remove them from the file"
+                )
+        cfg = local_config(config, listen, metrics_listen, data_dir)
     except ConfigError as err:
         fail(f"config error: {err}", 2)
     stop = install_signal_handlers()

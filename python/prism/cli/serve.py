@@ -99,7 +99,8 @@ def local_config(
 
 def namespace_spec(ns: NamespaceConfig) -> dict[str, Any]:
     """A file namespace as an admin spec (RFC-001): paths already resolved by load_config,
-    and every settings block of the namespace (limits, cache, ...) as a mapping."""
+    every settings block of the namespace (limits, cache, access, rate_limit) as a mapping,
+    and audit_required. A file has no schema (bound through the admin only)."""
     spec: dict[str, Any] = {
         "name": ns.name,
         "patterns": list(ns.patterns),
@@ -110,6 +111,7 @@ def namespace_spec(ns: NamespaceConfig) -> dict[str, Any]:
         value = getattr(ns, f.name)
         if is_dataclass(value) and not isinstance(value, type):
             spec[f.name] = asdict(value)
+    spec["audit_required"] = ns.audit_required
     return spec
 
 

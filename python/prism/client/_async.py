@@ -16,6 +16,7 @@ import grpc
 import grpc.aio
 
 from prism.client import _wire as w
+from prism.client._auth import Security, async_channel
 from prism.client._channel import channel_options
 from prism.client._sync import TAIL_READY_TIMEOUT
 from prism.client.errors import error_for_status, from_rpc_error, rpc_errors
@@ -26,14 +27,24 @@ from prism.timeseries.v1.timeseries_pb2_grpc import TimeSeriesStub
 
 
 class AsyncPrismClient:
-    """Create inside a running event loop; `async with` or `await close()`."""
+    """Create inside a running event loop; `async with` or `await close()`. The options
+    are PrismClient's (timeout, retries, token, TLS and mTLS material)."""
 
     def __init__(
-        self, target: str = "127.0.0.1:8980", *, timeout: float | None = 10.0, retries: int = 3
+        self,
+        target: str = "127.0.0.1:8980",
+        *,
+        timeout: float | None = 10.0,
+        retries: int = 3,
+        token: str | None = None,
+        root_certificates: bytes | None = None,
+        certificate_chain: bytes | None = None,
+        private_key: bytes | None = None,
     ) -> None:
         self.target = target
         self.timeout = timeout
-        self._channel = grpc.aio.insecure_channel(target, options=channel_options(retries))
+        security = Security(token, root_certificates, certificate_chain, private_key)
+        self._channel = async_channel(target, channel_options(retries), security)
         self._kv = KeyValueStub(self._channel)
         self._ts = TimeSeriesStub(self._channel)
 

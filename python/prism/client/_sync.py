@@ -11,6 +11,7 @@ from typing import Any
 import grpc
 
 from prism.client import _wire as w
+from prism.client._auth import Security, sync_channel
 from prism.client._channel import channel_options
 from prism.client.errors import error_for_status, from_rpc_error, rpc_errors
 from prism.client.tokens import IdempotencyToken
@@ -27,14 +28,26 @@ class PrismClient:
 
     `timeout` is the per-call deadline in seconds (None: no deadline);
     `retries` is the attempt count for UNAVAILABLE (1 disables retrying).
+    `token` is sent as `authorization: Bearer <token>` on every call; any of
+    `root_certificates`, `certificate_chain` + `private_key` (PEM bytes) selects TLS
+    (mTLS with the pair); without root certificates the system's roots are trusted.
     """
 
     def __init__(
-        self, target: str = "127.0.0.1:8980", *, timeout: float | None = 10.0, retries: int = 3
+        self,
+        target: str = "127.0.0.1:8980",
+        *,
+        timeout: float | None = 10.0,
+        retries: int = 3,
+        token: str | None = None,
+        root_certificates: bytes | None = None,
+        certificate_chain: bytes | None = None,
+        private_key: bytes | None = None,
     ) -> None:
         self.target = target
         self.timeout = timeout
-        self._channel = grpc.insecure_channel(target, options=channel_options(retries))
+        security = Security(token, root_certificates, certificate_chain, private_key)
+        self._channel = sync_channel(target, channel_options(retries), security)
         self._kv = KeyValueStub(self._channel)
         self._ts = TimeSeriesStub(self._channel)
 

@@ -10,11 +10,12 @@ import typer
 from prism.client.types import Item
 from prism.ctl import output
 from prism.ctl.errors import CtlError
-from prism.ctl.gateway import connect
+from prism.ctl.gateway import connect, options
 from prism.ctl.state import state
 from prism.ctl.values import read_value, show_value
 
 app = typer.Typer(help="KeyValue data, for debugging (gRPC).", no_args_is_help=True)
+app.callback()(options)  # --token, --tls-ca, --tls-cert, --tls-key
 
 Namespace = Annotated[str, typer.Option("--namespace", "-n", help="Namespace.")]
 Base64 = Annotated[bool, typer.Option("--base64", help="Values are base64 (binary data).")]

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from prism.ctl import backend, health, kv, login, namespace, plugin, proxy, ts
+from prism.ctl import backend, health, kv, login, namespace, plugin, proxy, schema, ts
 from prism.ctl.errors import CtlError
 from prism.ctl.state import OutputFormat, State
 
@@ -63,6 +63,7 @@ def root(
 app.command("login")(login.login)
 app.command("health")(health.health)
 app.add_typer(namespace.app, name="namespace")
+app.add_typer(schema.app, name="schema")
 app.add_typer(backend.app, name="backend")
 app.add_typer(proxy.app, name="proxy")
 app.add_typer(kv.app, name="kv")

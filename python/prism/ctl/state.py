@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import typer
 
@@ -20,6 +21,8 @@ class OutputFormat(StrEnum):
 class State:
     profile_name: str | None = None
     output: OutputFormat = OutputFormat.table
+    #: The gateway's token and TLS files (prism.ctl.gateway.GatewayAuth), set by kv/ts.
+    gateway: Any = None
 
     @property
     def json(self) -> bool:

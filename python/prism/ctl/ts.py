@@ -11,11 +11,12 @@ import typer
 from prism.client.types import Event
 from prism.ctl import output
 from prism.ctl.errors import USAGE_ERROR, CtlError
-from prism.ctl.gateway import connect
+from prism.ctl.gateway import connect, options
 from prism.ctl.state import State, state
 from prism.ctl.values import show_value
 
 app = typer.Typer(help="TimeSeries data, for debugging (gRPC).", no_args_is_help=True)
+app.callback()(options)  # --token, --tls-ca, --tls-cert, --tls-key
 
 Namespace = Annotated[str, typer.Option("--namespace", "-n", help="Namespace.")]
 Tags = Annotated[list[str] | None, typer.Option("--tag", "-t", help="Tag k=v; repeat for several.")]

@@ -1,8 +1,9 @@
 """Namespace specs (admin or YAML) -> validated NamespaceConfig, plugins and core JSON.
 
-The admin's spec (RFC-001) carries more than the data plane needs (features, cache,
-consistency, retention, access); only name, patterns, backend, config and limits reach a
-proxy. Validation and defaults are prism.config's, so a namespace means the same thing
+The admin's spec (RFC-001) carries more than the data plane needs (features,
+consistency, retention); name, patterns, backend, config, limits, cache, and the security
+blocks access, rate_limit, audit_required and schema (ADR-010) reach a proxy.
+Validation and defaults are prism.config's, so a namespace means the same thing
 from a YAML file and from the admin (e.g. a SQLite path defaults to <data_dir>/<name>.db).
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,12 @@ from prism.config import (
 )
 from prism.errors import ConfigError
 from prism.plugins.api import BackendPlugin
+from prism.security_config import parse_schema
 
 # The spec fields a proxy acts on (those prism.config parses); the others (features,
-# consistency, retention, access) are the admin's business.
-_DATA_PLANE_KEYS = tuple(f.name for f in fields(NamespaceConfig))
+# consistency, retention) are the admin's business. A schema comes only from the admin
+# (it made the data keys), so it is parsed here rather than by the file parser.
+_DATA_PLANE_KEYS = tuple(f.name for f in fields(NamespaceConfig) if f.name != "schema")
 
 
 def from_spec(spec: Mapping[str, Any], data_dir: Path) -> NamespaceConfig:
@@ -35,7 +38,8 @@ def from_spec(spec: Mapping[str, Any], data_dir: Path) -> NamespaceConfig:
     if "patterns" not in raw and isinstance(spec.get("pattern"), str):
         raw["patterns"] = [spec["pattern"]]  # RFC-001 allows `pattern: keyvalue`
     cfg = load_config({"namespaces": [raw], "data_dir": str(data_dir)})
-    return cfg.namespaces[0]
+    schema = parse_schema(spec.get("schema"), "namespaces[0].schema")
+    return replace(cfg.namespaces[0], schema=schema)
 
 
 def build_plugin(ns: NamespaceConfig, where: str = "") -> BackendPlugin:

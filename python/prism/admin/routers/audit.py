@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from prism.admin.auth import StoreDep, Viewer
 from prism.admin.problems import responses
+from prism.admin.spec import redact
 
 router = APIRouter(prefix="/v1", tags=["audit"], responses=responses(401, 403, 422))
 
@@ -39,4 +40,8 @@ async def list_audit(
 ) -> list[AuditEntry]:
     """Newest first; page with `before=<the last id seen>`."""
     rows = await run_in_threadpool(store.list_audit, limit, before, target)
-    return [AuditEntry(**r) for r in rows]
+    # Specs with a schema hold wrapped data keys: shown by version only, as everywhere.
+    return [
+        AuditEntry(**{**r, "before": redact(r["before"]), "after": redact(r["after"])})
+        for r in rows
+    ]

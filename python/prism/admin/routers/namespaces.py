@@ -1,5 +1,8 @@
 """Namespaces: create (provisions), get, list, update (optimistic), delete (deprovisions
-only when confirmed) and apply (create-or-update with a dry-run diff)."""
+only when confirmed) and apply (create-or-update with a dry-run diff).
+
+The `schema` block is managed by the schema router (it makes the data keys): bodies here
+may not create one, updates keep the stored one, and answers never show wrapped keys."""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from prism.admin.diff import FieldChange, diff
 from prism.admin.problems import Problem, invalid, responses
 from prism.admin.provisioning import deprovision, provision, supports_deprovision
 from prism.admin.settings import AdminSettings, get_settings
-from prism.admin.spec import NAME_PATTERN, NamespaceSpec, NamespaceUpdate
+from prism.admin.spec import NAME_PATTERN, NamespaceSpec, NamespaceUpdate, SchemaSpec, redact
 from prism.admin.validation import normalize, validate
 
 router = APIRouter(prefix="/v1", tags=["namespaces"], responses=responses(401, 403, 422))
@@ -39,7 +42,23 @@ class ApplyResult(BaseModel):
 
 
 def _record(row: dict[str, Any]) -> NamespaceRecord:
-    return NamespaceRecord.model_validate(row)
+    return NamespaceRecord.model_validate({**row, "spec": redact(row["spec"])})
+
+
+def _no_schema(spec: NamespaceSpec) -> None:
+    if spec.schema_ is not None:
+        raise invalid(
+            "schema",
+            f"bind a schema with PUT /v1/namespaces/{spec.name}/schema "
+            "(or `prismctl schema bind`) once the namespace exists",
+        )
+
+
+def _keep_schema(spec: NamespaceSpec, stored: dict[str, Any]) -> NamespaceSpec:
+    """The stored schema and data keys, whatever the body said (it may be a redacted copy)."""
+    raw = stored.get("schema")
+    schema = SchemaSpec.model_validate(raw) if isinstance(raw, dict) else None
+    return spec.model_copy(update={"schema_": schema})
 
 
 async def _load(store: StoreDep, name: str) -> dict[str, Any]:
@@ -58,6 +77,7 @@ async def list_namespaces(_: Viewer, store: StoreDep) -> list[NamespaceRecord]:
 async def create_namespace(
     spec: NamespaceSpec, who: Operator, store: StoreDep, settings: Settings
 ) -> NamespaceRecord:
+    _no_schema(spec)
     spec = normalize(spec, settings.data_dir)
     cls = validate(spec)
     if await run_in_threadpool(store.get_namespace, spec.name) is not None:
@@ -85,6 +105,7 @@ async def update_namespace(
         raise Problem(
             409, f"namespace {name!r} is at version {current['version']}, not {body.version}"
         )
+    spec = _keep_schema(spec, current["spec"])
     await _provision_if_moved(cls, current["spec"], spec, settings)
     row = await run_in_threadpool(
         store.update_namespace, name, spec.model_dump(mode="json"), body.version, who.name
@@ -130,8 +151,12 @@ async def apply_namespace(
 ) -> ApplyResult:
     spec = normalize(spec, settings.data_dir)
     cls = validate(spec)
-    after = spec.model_dump(mode="json")
     current = await run_in_threadpool(store.get_namespace, spec.name)
+    if current is None:
+        _no_schema(spec)
+    else:
+        spec = _keep_schema(spec, current["spec"])
+    after = spec.model_dump(mode="json")
     if current is None:
         changes = diff(None, after)
         if dry_run:
