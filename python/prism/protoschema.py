@@ -217,8 +217,8 @@ def _field_options(fd: FieldDescriptor) -> dict[str, Any]:
 
 
 def _fields(message: Descriptor, prefix: str, seen: set[str]) -> Any:
-    """Fields in number order; nested messages contribute their fields as `outer.inner`
-    (once per path: a recursive type stops at its second appearance)."""
+    """Fields in number order; nested messages (and map values) contribute their fields
+    as `outer.inner` (once per path: a recursive type stops at its second appearance)."""
     for fd in sorted(message.fields, key=lambda f: f.number):
         path = f"{prefix}{fd.name}"
         nested = fd.message_type
@@ -229,5 +229,8 @@ def _fields(message: Descriptor, prefix: str, seen: set[str]) -> Any:
         if is_map:
             kind = "map"
         yield FieldInfo(path=path, number=fd.number, type=kind, options=_field_options(fd))
-        if nested is not None and not is_map and nested.full_name not in seen:
+        if is_map:
+            # A map's PII lives in its value message (the core seals it there too).
+            nested, path = nested.fields_by_name["value"].message_type, f"{path}.value"
+        if nested is not None and nested.full_name not in seen:
             yield from _fields(nested, f"{path}.", seen | {nested.full_name})
