@@ -12,6 +12,8 @@ pub struct Credentials {
     pub authorization: Option<String>,
     /// The client's certificate chain, leaf first, when it presented one over TLS.
     pub peer_certs: Option<Arc<Vec<CertificateDer<'static>>>>,
+    /// The client's address, for the audit lines of failed authentications.
+    pub peer: Option<std::net::SocketAddr>,
 }
 
 /// The authenticated caller. Policy selectors match against it (ADR-010).

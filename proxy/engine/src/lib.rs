@@ -3,6 +3,8 @@
 //! carries work to the Python plugin host. The binding crate (`proxy/binding`)
 //! wraps this engine into `prism._core`.
 
+pub mod audit;
+pub mod auth;
 pub mod backend;
 pub mod bridge;
 pub mod call;
@@ -16,6 +18,8 @@ pub mod metrics;
 pub mod metrics_http;
 pub mod page_token;
 pub mod pb;
+pub mod pii;
+pub mod policy;
 pub mod read_cache;
 pub mod registry;
 pub mod rescue;
@@ -26,5 +30,6 @@ pub mod services;
 pub mod stack;
 pub mod tail;
 pub mod time;
+pub mod token_bucket;
 
 pub use error::PrismError;

@@ -30,16 +30,49 @@ struct Series {
 
 type MethodSeries = [Series; Method::ALL.len()];
 
+/// Counters of the security layers (ADR-010), across namespaces.
+#[derive(Default)]
+pub struct SecurityCounters {
+    /// Audit lines written.
+    pub audit_records: AtomicU64,
+    /// Audit records lost: queue full, or the file could not be written.
+    pub audit_dropped: AtomicU64,
+    pub authz_denied: AtomicU64,
+    pub rate_limited: AtomicU64,
+}
+
+impl SecurityCounters {
+    fn render(&self, out: &mut String) {
+        let counters = [
+            ("prism_audit_records_total", "Audit lines written.", &self.audit_records),
+            (
+                "prism_audit_dropped_total",
+                "Audit records lost (queue full or write failure).",
+                &self.audit_dropped,
+            ),
+            ("prism_authz_denied_total", "Data requests refused by an access policy.", &self.authz_denied),
+            ("prism_rate_limited_total", "Data requests refused by a rate limit.", &self.rate_limited),
+        ];
+        for (name, help, counter) in counters {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} counter");
+            let _ = writeln!(out, "{name} {}", counter.load(Ordering::Relaxed));
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Metrics {
     namespaces: RwLock<HashMap<String, Arc<MethodSeries>>>,
+    pub security: SecurityCounters,
 }
 
 fn method_index(method: Method) -> usize {
     Method::ALL.iter().position(|m| *m == method).expect("every method is listed")
 }
 
-fn code_label(code: i32) -> &'static str {
+/// The gRPC code name, e.g. `PERMISSION_DENIED` (metrics labels, audit lines).
+pub fn code_label(code: i32) -> &'static str {
     match Code::from_i32(code) {
         Code::Ok => "OK",
         Code::Cancelled => "CANCELLED",
@@ -158,6 +191,7 @@ impl Metrics {
                 let _ = writeln!(out, "prism_request_duration_seconds_count{{{labels}}} {total}");
             }
         }
+        self.security.render(&mut out);
         for (name, help, value) in gauges {
             let _ = writeln!(out, "# HELP {name} {help}");
             let _ = writeln!(out, "# TYPE {name} gauge");

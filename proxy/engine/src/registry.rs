@@ -10,9 +10,14 @@ use arc_swap::ArcSwap;
 use crate::backend::{Backend, MemoryBackend};
 use crate::bridge::{BridgeQueue, BridgedBackend};
 use crate::call::Pattern;
-use crate::config::{CachePolicy, Limits, NamespaceConfig};
+use crate::config::{CachePolicy, KeysConfig, Limits, NamespaceConfig};
+use crate::identity::Identity;
 use crate::page_token::stable_hash;
+use crate::pii::{MasterKey, PiiCodec};
+use crate::policy::Policy;
 use crate::read_cache::ReadCache;
+use crate::routes_generated::Permission;
+use crate::token_bucket::RateBuckets;
 
 pub struct Namespace {
     pub name: String,
@@ -27,6 +32,14 @@ pub struct Namespace {
     /// The read cache, when the namespace enables one.
     pub cache: Option<Arc<ReadCache>>,
     pub cache_policy: CachePolicy,
+    /// The compiled access policy (ADR-010).
+    pub policy: Policy,
+    /// Token buckets; `None` when the namespace has no rate limit.
+    pub rate: Option<Arc<RateBuckets>>,
+    /// Refuse calls that cannot be audited (the audit queue is full).
+    pub audit_required: bool,
+    /// The bound schema with its unwrapped data keys (ADR-011); `None`: values are opaque.
+    pub pii: Option<Arc<PiiCodec>>,
 }
 
 impl std::fmt::Debug for Namespace {
@@ -46,16 +59,40 @@ impl Namespace {
             Some(caps) => caps.get(&pattern).is_some_and(|set| set.contains(capability)),
         }
     }
+
+    /// The access policy grants `permission` to `identity`.
+    pub fn permits(&self, permission: Permission, identity: &Identity) -> bool {
+        self.policy.permits(permission, identity)
+    }
+
+    /// `identity` may read PII fields in plaintext (`access.pii_read`).
+    pub fn may_read_pii(&self, identity: &Identity) -> bool {
+        self.policy.may_read_pii(identity)
+    }
 }
 
 pub struct Registry {
     table: ArcSwap<HashMap<String, Arc<Namespace>>>,
     bridge: Option<Arc<BridgeQueue>>,
+    /// Where the master key that unwraps data keys comes from (ADR-011).
+    keys: parking_lot::RwLock<KeySource>,
+}
+
+/// The master key: read from the environment or a file when a schema needs it,
+/// or given directly (embedding and tests).
+#[derive(Clone)]
+enum KeySource {
+    Config(KeysConfig),
+    Given(MasterKey),
 }
 
 impl Registry {
     pub fn new(bridge: Option<Arc<BridgeQueue>>) -> Self {
-        Self { table: ArcSwap::from_pointee(HashMap::new()), bridge }
+        Self {
+            table: ArcSwap::from_pointee(HashMap::new()),
+            bridge,
+            keys: parking_lot::RwLock::new(KeySource::Config(KeysConfig::default())),
+        }
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<Namespace>> {
@@ -75,6 +112,37 @@ impl Registry {
         names
     }
 
+    /// Reads the master key as `keys` says (server.keys), whenever a namespace
+    /// with PII fields is applied; call before `apply`.
+    pub fn set_keys(&self, keys: KeysConfig) {
+        *self.keys.write() = KeySource::Config(keys);
+    }
+
+    /// Uses this master key instead of reading one.
+    pub fn set_master_key(&self, key: MasterKey) {
+        *self.keys.write() = KeySource::Given(key);
+    }
+
+    fn master_key(&self) -> Result<MasterKey, String> {
+        match &*self.keys.read() {
+            KeySource::Config(config) => MasterKey::load(config),
+            KeySource::Given(key) => Ok(key.clone()),
+        }
+    }
+
+    /// The codec of a schema binding; reused across reloads while the binding is unchanged.
+    fn pii_codec(
+        &self,
+        config: &NamespaceConfig,
+        previous: Option<&Arc<Namespace>>,
+    ) -> Result<Option<Arc<PiiCodec>>, crate::PrismError> {
+        let Some(binding) = &config.schema else { return Ok(None) };
+        if let Some(codec) = previous.and_then(|ns| ns.pii.as_ref()).filter(|c| c.binding() == binding) {
+            return Ok(Some(codec.clone()));
+        }
+        PiiCodec::new(&config.name, binding, || self.master_key()).map(|codec| Some(Arc::new(codec)))
+    }
+
     /// Replaces the whole table; validated configs only.
     pub fn apply(&self, configs: &[NamespaceConfig]) -> Result<(), crate::PrismError> {
         let old = self.table.load();
@@ -90,6 +158,15 @@ impl Registry {
                 Some(ns) if ns.cache_policy == config.cache => ns.cache.clone(),
                 _ => ReadCache::new(&config.cache).map(Arc::new),
             };
+            let policy = Policy::compile(&format!("namespaces[{}].access", config.name), &config.access)?;
+            // Buckets survive a reload only when the rate limits are unchanged.
+            let rate = match old.get(&config.name) {
+                Some(ns) if ns.rate.as_ref().is_some_and(|r| r.config == config.rate_limit) => {
+                    ns.rate.clone()
+                }
+                _ => RateBuckets::new(&config.rate_limit).map(Arc::new),
+            };
+            let pii = self.pii_codec(config, old.get(&config.name))?;
             let namespace = Namespace {
                 name: config.name.clone(),
                 patterns: config.patterns.clone(),
@@ -103,6 +180,10 @@ impl Registry {
                 token_salt: stable_hash(&[config.name.as_bytes()]),
                 cache,
                 cache_policy: config.cache.clone(),
+                policy,
+                rate,
+                audit_required: config.audit_required,
+                pii,
             };
             next.insert(config.name.clone(), Arc::new(namespace));
         }

@@ -47,6 +47,8 @@ pub struct Server {
     tails: Arc<TailHub>,
     health: tonic_health::server::HealthReporter,
     grpc_task: Option<JoinHandle<()>>,
+    /// Flushed and closed on shutdown, after in-flight requests are done.
+    audit: crate::layers::audit::AuditLayer,
     pub grpc_addr: SocketAddr,
     pub metrics_addr: SocketAddr,
 }
@@ -62,6 +64,8 @@ impl Server {
     pub fn start(config: ProxyConfig, bridge: Option<Arc<BridgeQueue>>) -> Result<Self, StartError> {
         config.validate()?;
         let registry = Arc::new(Registry::new(bridge.clone()));
+        // Namespaces with PII fields unwrap their data keys with this master key (ADR-011).
+        registry.set_keys(config.server.keys.clone());
         registry.apply(&config.namespaces)?;
         let metrics = Arc::new(Metrics::new());
 
@@ -69,6 +73,24 @@ impl Server {
         let metrics_listener = bind(&config.server.metrics_listen)?;
         let grpc_addr = grpc_listener.local_addr().map_err(StartError::Runtime)?;
         let metrics_addr = metrics_listener.local_addr().map_err(StartError::Runtime)?;
+
+        // Transport security and the metadata bound come from server.auth (ADR-010):
+        // rustls, and in the mtls modes the client-certificate check in the handshake.
+        let mut transport = tonic::transport::Server::builder()
+            .http2_max_header_list_size(config.server.auth.max_metadata_bytes);
+        if let Some(tls) = crate::auth::tls::server_tls(&config.server.auth)? {
+            transport = transport.tls_config(tls).map_err(|e| {
+                let cause = std::error::Error::source(&e).map(|s| format!(": {s}")).unwrap_or_default();
+                PrismError::invalid(
+                    "server.auth.tls",
+                    format!("cannot use the certificate and key ({e}{cause})"),
+                )
+            })?;
+        }
+        for warning in crate::auth::tls::startup_warnings(&config.server.auth, grpc_addr) {
+            eprintln!("{warning}");
+            tracing::warn!("{warning}");
+        }
 
         let mut builder = tokio::runtime::Builder::new_multi_thread();
         builder.enable_all().thread_name("prism-worker");
@@ -79,7 +101,8 @@ impl Server {
 
         let shed = LoadShedLayer::new(config.server.max_concurrency);
         let tails = Arc::new(TailHub::new());
-        let security = runtime.block_on(async { Security::from_config(&config.server) })?;
+        let security =
+            runtime.block_on(async { Security::from_config(&config.server, &registry, &metrics) })?;
         let stack = crate::stack::build(
             &config.server,
             registry.clone(),
@@ -117,7 +140,7 @@ impl Server {
                 .map_err(|source| StartError::Bind { addr: grpc_addr.to_string(), source })?;
             let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
             let mut stop = shutdown_rx.clone();
-            let router = tonic::transport::Server::builder()
+            let router = transport
                 .add_service(health_service)
                 .add_service(reflection_v1)
                 .add_service(reflection_v1alpha)
@@ -157,6 +180,7 @@ impl Server {
             tails,
             health,
             grpc_task: Some(grpc_task),
+            audit: security.audit.clone(),
             grpc_addr,
             metrics_addr,
         })
@@ -208,6 +232,7 @@ impl Server {
         if let (Some(runtime), Some(task)) = (self.runtime.as_ref(), self.grpc_task.take()) {
             let _ = runtime.block_on(async { tokio::time::timeout(grace, task).await });
         }
+        self.audit.close();
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_timeout(Duration::from_secs(1));
         }

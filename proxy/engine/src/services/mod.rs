@@ -47,6 +47,7 @@ pub(crate) async fn run<T>(
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned),
         peer_certs: request.peer_certs(),
+        peer: request.remote_addr(),
     };
     let call = Call::with_credentials(wrap(request.into_inner()), deadline, credentials);
     stack.clone().oneshot(call).await.map_err(tonic::Status::from)

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use prism_engine::call::{Call, Pattern, Reply, Request};
 use prism_engine::config::{Limits, NamespaceConfig, ServerConfig};
+use prism_engine::identity::Identity;
 use prism_engine::layers::load_shed::LoadShedLayer;
 use prism_engine::metrics::Metrics;
 use prism_engine::pb::{kv, ts};
@@ -65,6 +66,34 @@ impl Harness {
         Self { stack, metrics, registry, tails }
     }
 
+    /// The full data path with the security layers `secure` builds from the
+    /// harness's registry and metrics (authz, rate-limit and audit tests).
+    pub fn with_security(
+        configs: &[NamespaceConfig],
+        secure: impl FnOnce(&Arc<Registry>, &Arc<Metrics>) -> Security,
+    ) -> Self {
+        let registry = registry(configs);
+        let metrics = Arc::new(Metrics::new());
+        let tails = Arc::new(TailHub::new());
+        let security = secure(&registry, &metrics);
+        let stack = stack::build(
+            &ServerConfig::default(),
+            registry.clone(),
+            metrics.clone(),
+            LoadShedLayer::new(64),
+            tails.clone(),
+            &security,
+        );
+        Self { stack, metrics, registry, tails }
+    }
+
+    /// A call made by `identity`, as if the authn layer had set it.
+    pub async fn call_as(&self, identity: &Arc<Identity>, request: Request) -> Result<Reply, PrismError> {
+        let mut call = Call::new(request, None);
+        call.identity = identity.clone();
+        self.stack.clone().oneshot(call).await
+    }
+
     pub async fn call(&self, request: Request) -> Result<Reply, PrismError> {
         self.stack.clone().oneshot(Call::new(request, None)).await
     }
@@ -105,6 +134,21 @@ impl Harness {
             other => panic!("unexpected reply {other:?}"),
         }
     }
+}
+
+/// An identity as the authn layer would build it; `claims` is a JSON object.
+pub fn identity(
+    principal: &str,
+    groups: &[&str],
+    claims: serde_json::Value,
+    cert: Option<&str>,
+) -> Arc<Identity> {
+    Arc::new(Identity {
+        principal: principal.into(),
+        groups: groups.iter().map(|g| g.to_string()).collect(),
+        claims: claims.as_object().cloned().unwrap_or_default(),
+        cert: cert.map(str::to_string),
+    })
 }
 
 pub fn put(ns: &str, key: &str, value: &str) -> kv::PutRequest {
