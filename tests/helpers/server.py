@@ -92,9 +92,26 @@ def encode_health_request(service: str = "") -> bytes:
     return b"" if not raw else b"\x0a" + bytes([len(raw)]) + raw
 
 
-def health_status(address: str, service: str = "", timeout: float = 2.0) -> int:
-    """Ask the server's health service; raises grpc.RpcError when it does not answer."""
-    with grpc.insecure_channel(address) as channel:
+def open_channel(
+    address: str,
+    credentials: grpc.ChannelCredentials | None = None,
+    options: list[tuple[str, Any]] | None = None,
+) -> grpc.Channel:
+    """A plaintext channel, or a TLS one with `credentials` (grpc.ssl_channel_credentials)."""
+    if credentials is None:
+        return grpc.insecure_channel(address, options=options)
+    return grpc.secure_channel(address, credentials, options=options)
+
+
+def health_status(
+    address: str,
+    service: str = "",
+    timeout: float = 2.0,
+    credentials: grpc.ChannelCredentials | None = None,
+) -> int:
+    """Ask the server's health service; raises grpc.RpcError when it does not answer.
+    With `credentials` it asks over TLS (a listener in a TLS auth mode)."""
+    with open_channel(address, credentials) as channel:
         # No serializers: raw bytes in, raw bytes out.
         check = channel.unary_unary(
             HEALTH_CHECK, request_serializer=None, response_deserializer=None
@@ -111,9 +128,20 @@ class ServerProcess:
     """One `prism serve` process with its own ports and a data dir that outlives restarts.
 
     `namespaces=None` starts it with no config at all (the embedded default).
+    `server` adds settings to the file's `server` block (e.g. `auth`, `audit`, `keys`),
+    `env` adds environment variables (secrets the config names), and `credentials` are
+    the TLS channel credentials the health probe uses when the listener speaks TLS.
     """
 
-    def __init__(self, workdir: Path, namespaces: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        namespaces: list[dict[str, Any]] | None = None,
+        *,
+        server: dict[str, Any] | None = None,
+        env: dict[str, str] | None = None,
+        credentials: grpc.ChannelCredentials | None = None,
+    ) -> None:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.data_dir = self.workdir / "data"
@@ -123,7 +151,7 @@ class ServerProcess:
         if namespaces is not None:
             self.config_path = self.workdir / "prism.yaml"
             config = {
-                "server": {"max_concurrency": 1024, "default_deadline_ms": 30000},
+                "server": {"max_concurrency": 1024, "default_deadline_ms": 30000, **(server or {})},
                 "namespaces": namespaces,
             }
             self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -133,6 +161,8 @@ class ServerProcess:
         self.admin_port = 0
         # The admin's bootstrap token (PRISM_ADMIN_TOKEN), fixed for the server's life.
         self.admin_token = f"test-admin-{os.urandom(8).hex()}"
+        self.extra_env = dict(env or {})
+        self.credentials = credentials
 
     @property
     def address(self) -> str:
@@ -167,6 +197,7 @@ class ServerProcess:
         self.port, self.metrics_port = free_port(), free_port()
         self.admin_port = free_port()
         env = dict(os.environ, PYTHONUNBUFFERED="1", PRISM_ADMIN_TOKEN=self.admin_token)
+        env.update(self.extra_env)
         with open(self.log_path, "ab") as log:
             log.write(f"\n==== start: {' '.join(self.command())}\n".encode())
             log.flush()
@@ -191,7 +222,7 @@ class ServerProcess:
                     f"prism serve exited with {rc} before becoming healthy\n{self.log_tail()}"
                 )
             try:
-                status = health_status(self.address, timeout=1.0)
+                status = health_status(self.address, timeout=1.0, credentials=self.credentials)
                 if status == SERVING:
                     return
                 last = f"health status {status}"
