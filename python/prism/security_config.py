@@ -9,6 +9,7 @@ relative to `base_dir` (the config file's directory) and sent to the core absolu
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from collections.abc import Mapping
@@ -23,6 +24,7 @@ _CERT_MODES = ("tls", "mtls", "mtls+jwt")
 _CLIENT_CA_MODES = ("mtls", "mtls+jwt")
 _JWT_MODES = ("jwt", "mtls+jwt")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_KAFKA_TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
 MIN_METADATA_BYTES = 1024  # as the core: smaller would refuse ordinary requests
 
 
@@ -54,12 +56,24 @@ class AuthConfig:
 
 
 @dataclass(frozen=True)
+class AuditKafkaConfig:
+    """`server.audit.kafka`: a copy of the audit lines in a Kafka topic (prism.audit)."""
+
+    bootstrap_servers: tuple[str, ...]
+    topic: str = "prism-audit"
+    checkpoint: bool = True  # resume from <path>.kafka-offset after a restart
+    backlog_warn_bytes: int = 64 << 20
+
+
+@dataclass(frozen=True)
 class AuditConfig:
     path: str = ""  # empty: no data-access audit log
     max_bytes: int = 64 << 20
     keep: int = 5
     channel_capacity: int = 8192
     fingerprint_key_env: str = "PRISM_AUDIT_KEY"
+    # Shipped by the Python side only; the core ignores the key (serde skips unknown).
+    kafka: AuditKafkaConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -204,7 +218,45 @@ def parse_audit(raw: Any, path: str, base_dir: Path) -> AuditConfig:
     )
     if key_env and not _ENV_NAME.fullmatch(key_env):
         raise ConfigError(f"{path}.fingerprint_key_env: must be an environment variable name")
-    return AuditConfig(**out, fingerprint_key_env=key_env)
+    kafka = None
+    if raw.get("kafka") is not None:
+        if not out["path"]:
+            raise ConfigError(f"{path}.kafka: needs {path}.path (the file it ships)")
+        kafka = parse_audit_kafka(raw["kafka"], f"{path}.kafka")
+    return AuditConfig(**out, fingerprint_key_env=key_env, kafka=kafka)
+
+
+def parse_audit_kafka(raw: Any, path: str) -> AuditKafkaConfig:
+    """`server.audit.kafka`: brokers (`host:port`, a list or comma-separated), the topic
+    (which must exist), whether to keep a checkpoint, and the backlog warning level."""
+    raw = _mapping(raw, path)
+    _check_keys(raw, {f.name for f in fields(AuditKafkaConfig)}, path)
+    servers = raw.get("bootstrap_servers")
+    if isinstance(servers, str):
+        servers = [s.strip() for s in servers.split(",") if s.strip()]
+    if not isinstance(servers, list | tuple) or not servers:
+        raise ConfigError(f"{path}.bootstrap_servers: is required: host:port, or a list of them")
+    for j, server in enumerate(servers):
+        host, sep, port = server.rpartition(":") if isinstance(server, str) else ("", "", "")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"{path}.bootstrap_servers[{j}]: must be host:port, got {server!r}")
+    topic = raw.get("topic", AuditKafkaConfig.topic)
+    if not isinstance(topic, str) or not _KAFKA_TOPIC.fullmatch(topic) or topic in (".", ".."):
+        raise ConfigError(
+            f"{path}.topic: must be a Kafka topic name (1-249 of A-Z a-z 0-9 . _ -), got {topic!r}"
+        )
+    use_checkpoint = parse_bool(raw.get("checkpoint", True), f"{path}.checkpoint")
+    warn = raw.get("backlog_warn_bytes", AuditKafkaConfig.backlog_warn_bytes)
+    if not _is_int(warn) or warn < 1:
+        raise ConfigError(f"{path}.backlog_warn_bytes: must be a positive integer")
+    if importlib.util.find_spec("aiokafka") is None:
+        raise ConfigError(f"{path}: needs the aiokafka package (pip install aiokafka)")
+    return AuditKafkaConfig(
+        bootstrap_servers=tuple(servers),
+        topic=topic,
+        checkpoint=use_checkpoint,
+        backlog_warn_bytes=warn,
+    )
 
 
 def parse_keys(raw: Any, path: str, base_dir: Path) -> KeysConfig:

@@ -6,6 +6,7 @@ import typer
 
 from prism import __version__
 from prism.cli.admin import admin
+from prism.cli.audit import audit
 from prism.cli.proxy import proxy
 from prism.cli.serve import serve
 
@@ -18,6 +19,7 @@ app = typer.Typer(
 app.command("serve")(serve)
 app.command("proxy")(proxy)
 app.command("admin")(admin)
+app.add_typer(audit, name="audit")
 
 
 @app.command("version")

@@ -20,6 +20,7 @@ from typing import Any
 
 import typer
 
+from prism.audit.background import start_for as start_audit_shipper
 from prism.config import NamespaceConfig, ServerConfig
 from prism.errors import ConfigError, PrismError
 from prism.proxy.namespaces import build_plugin, core_namespaces_json, needs_new_plugin
@@ -49,6 +50,7 @@ class ProxyRuntime:
         self._bridge: Any = None
         self._host: Any = None
         self._proxy: Any = None
+        self._shipper: Any = None  # the Kafka copy of the audit log (server.audit.kafka)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -74,6 +76,7 @@ class ProxyRuntime:
             config = {"server": asdict(self.server), "namespaces": json.loads(namespaces_json)}
             self._proxy = _core.Proxy(json.dumps(config), self._bridge)
             self._proxy.start()
+            self._shipper = start_audit_shipper(self.server.audit)
 
         try:
             with self._lock:
@@ -95,6 +98,9 @@ class ProxyRuntime:
         finally:
             if self._host is not None:
                 self._host.stop()
+            # Only now: the core has closed its audit file, so its last lines are in it.
+            if self._shipper is not None:
+                self._shipper.stop()
             if locked:
                 self._lock.release()
 
