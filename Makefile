@@ -62,11 +62,11 @@ codegen: install ## Regenerate code from proto/ (Python stubs, plugin metadata, 
 check-codegen: install ## Fail if regenerating from proto/ would change any generated file
 	$(PY) tooling/codegen/run.py --check
 
-bench: ## Lane benchmark (B, D, E, A; ~10 s a lane) to .bench-results/, then the bridge microbenchmark
+bench: install ## All lanes (T B D E A W TS), saturation + open loop at 1,000 rps: JSON, table, PNG in .bench-results/; then the bridge microbenchmark
 	$(PY) -m tooling.bench --out .bench-results
 	$(PY) tooling/bench/bridge_crossing.py
 
-bench-smoke: ## Short lane benchmark (~30 s); fails only on a ratio under half its target
+bench-smoke: install ## Short lanes (under 2 min, no W/TS); fails only on a broken lane or a ratio under half its target
 	$(PY) -m tooling.bench --smoke --out .bench-results
 
 stack-up: ## Start real PostgreSQL, Redis, NATS, Kafka on loopback (stdlib-only tool)

@@ -78,12 +78,14 @@ def _pg_args(url: str) -> list[str]:
 
 def pgbench_init(url: str) -> None:
     """A small pgbench database (scale 1: 100,000 accounts) in the given PostgreSQL."""
-    subprocess.run(
+    proc = subprocess.run(
         [pgbench_bin(), "-i", "-s", "1", "-q", *_pg_args(url)],
         capture_output=True,
-        check=True,
+        text=True,
         timeout=300,
     )
+    if proc.returncode != 0:
+        raise RuntimeError(f"pgbench -i exited {proc.returncode}: {proc.stderr.strip()[-400:]}")
 
 
 def pgbench_select(url: str, clients: int, duration_s: float, core: int) -> dict[str, Any]:
@@ -105,9 +107,10 @@ def pgbench_select(url: str, clients: int, duration_s: float, core: int) -> dict
         str(int(duration_s)),
         *_pg_args(url),
     ]
-    out = subprocess.run(
-        cmd, capture_output=True, text=True, check=True, timeout=duration_s + 120
-    ).stdout
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=duration_s + 120)
+    if proc.returncode != 0:
+        raise RuntimeError(f"pgbench exited {proc.returncode}: {proc.stderr.strip()[-400:]}")
+    out = proc.stdout
     tps = re.search(r"tps = ([0-9.]+)", out)
     lat = re.search(r"latency average = ([0-9.]+) ms", out)
     done = re.search(r"number of transactions actually processed: (\d+)", out)

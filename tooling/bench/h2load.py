@@ -8,10 +8,15 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from google.protobuf.timestamp_pb2 import Timestamp
 from prism.keyvalue.v1 import keyvalue_pb2
+from prism.timeseries.v1 import timeseries_pb2
 
 GET_PATH = "/prism.keyvalue.v1.KeyValue/Get"
 PUT_PATH = "/prism.keyvalue.v1.KeyValue/Put"
+APPEND_PATH = "/prism.timeseries.v1.TimeSeries/Append"
+# Fixed event times (2023-11-14): every repeat of a pre-encoded Append is the same batch.
+EVENT_EPOCH_S = 1_700_000_000
 GRPC_HEADERS = ("content-type: application/grpc", "te: trailers")
 
 
@@ -26,6 +31,24 @@ def get_body(namespace: str, key: bytes) -> bytes:
 
 def put_body(namespace: str, key: bytes, value: bytes) -> bytes:
     req = keyvalue_pb2.PutRequest(namespace=namespace, key=key, value=value)
+    return grpc_frame(req.SerializeToString())
+
+
+def append_body(namespace: str, series_id: str, batch: int, payload: bytes) -> bytes:
+    """An Append of `batch` events of one series at fixed times 1 ms apart. h2load repeats
+    the same frame, so after the first request every event is a duplicate."""
+    events = [
+        timeseries_pb2.Event(
+            series_id=series_id,
+            event_time=Timestamp(seconds=EVENT_EPOCH_S, nanos=i * 1_000_000),
+            event_id=f"e{i}",
+            tags={"host": "bench"},
+            value=float(i),
+            payload=payload,
+        )
+        for i in range(batch)
+    ]
+    req = timeseries_pb2.AppendRequest(namespace=namespace, events=events)
     return grpc_frame(req.SerializeToString())
 
 

@@ -1,4 +1,8 @@
-"""The lanes, run back to back against one gateway process and the local stack."""
+"""The lanes, run back to back against one gateway process and the local stack.
+
+Every lane has the saturation regime (h2load, closed loop); B, D, E(Redis) and A(Redis)
+also have the open-loop regime at a fixed offered load (`open` in their result).
+"""
 
 from __future__ import annotations
 
@@ -11,13 +15,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from . import direct, h2load, security
+from . import direct, h2load, security, tools
 from .proxy import Gateway, cpu_seconds, memory_kib, pin
 
 KEY = b"bench-key-".ljust(64, b"k")
 VALUE = bytes(range(256))
 REPO = Path(__file__).resolve().parents[2]
+TS_BATCHES = (1, 100)
+# (lane label, stack server, namespace) of the write lanes W and the TimeSeries lanes TS.
+W_BACKENDS = (("Redis", "redis", "bench-redis"), ("PostgreSQL", "postgres", "bench-pg"))
+W_LOCAL = ("SQLite", None, "bench-lite")  # an embedded database: no server to pin
+TS_BACKENDS = (
+    ("Kafka", "kafka", "bench-ts-kafka"),
+    ("NATS", "nats", "bench-ts-nats"),
+    ("PostgreSQL", "postgres", "bench-ts-pg"),
+)
+
+Result = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -25,19 +41,30 @@ class Plan:
     clients: int
     duration_s: float
     workdir: Path
+    bin_dir: Path
+    smoke: bool = False
+    open_rate: float = 1000.0
+    open_s: float = 5.0
+    open_warmup_s: float = 1.0
     gateway_core: int = 0
     loadgen_core: int = 1
+    only: tuple[str, ...] = ()  # run only the steps whose name starts with one of these
+
+    @property
+    def stack(self) -> list[str]:
+        """Smoke skips W and TS, so it needs neither NATS nor the slow-starting Kafka."""
+        return ["postgres", "redis"] if self.smoke else ["postgres", "redis", "nats", "kafka"]
 
 
-def stack_up() -> dict[str, str]:
-    """Start (idempotently) the stack's Redis and PostgreSQL; return its env variables."""
+def stack_up(names: list[str]) -> dict[str, str]:
+    """Start (idempotently) the given stack servers; return the stack's env variables."""
     run = [sys.executable, "-m", "tooling.stack"]
     subprocess.run(
-        [*run, "up", "--only", "postgres,redis"],
+        [*run, "up", "--only", ",".join(names)],
         cwd=REPO,
         check=True,
         capture_output=True,
-        timeout=300,
+        timeout=600,
     )
     out = subprocess.run([*run, "env"], cwd=REPO, check=True, capture_output=True, text=True).stdout
     env = {}
@@ -55,51 +82,60 @@ def stack_pid(name: str) -> int | None:
         return None
 
 
-def namespaces(env: dict[str, str]) -> list[dict[str, Any]]:
-    return [
-        {
-            "name": "bench-mem",
-            "patterns": ["keyvalue"],
-            "backend": "memory",
-            "cache": {"enabled": True},
-        },
-        {
-            "name": "bench-lite",
-            "patterns": ["keyvalue"],
-            "backend": "sqlite",
-            "cache": {"enabled": False},
-        },
-        {
-            "name": "bench-redis",
-            "patterns": ["keyvalue"],
-            "backend": "redis",
-            "config": {"url": env["PRISM_REDIS_URL"]},
-            "cache": {"enabled": False},
-        },
-        {
-            "name": "bench-pg",
-            "patterns": ["keyvalue"],
-            "backend": "postgres",
-            "config": {"url": env["PRISM_POSTGRES_URL"]},
-            "cache": {"enabled": False},
-        },
+def _kv(name: str, backend: str, config: dict[str, Any] | None, cache: bool) -> dict[str, Any]:
+    ns: dict[str, Any] = {"name": name, "patterns": ["keyvalue"], "backend": backend}
+    if config:
+        ns["config"] = config
+    ns["cache"] = {"enabled": cache}
+    return ns
+
+
+def namespaces(env: dict[str, str], with_ts: bool) -> list[dict[str, Any]]:
+    out = [
+        _kv("bench-mem", "memory", None, True),
+        _kv("bench-lite", "sqlite", None, False),
+        _kv("bench-redis", "redis", {"url": env["PRISM_REDIS_URL"]}, False),
+        _kv("bench-pg", "postgres", {"url": env["PRISM_POSTGRES_URL"]}, False),
     ]
+    if with_ts:
+        configs = {
+            "kafka": {"bootstrap": env["PRISM_KAFKA_BOOTSTRAP"]},
+            "nats": {"url": env["PRISM_NATS_URL"]},
+            "postgres": {"url": env["PRISM_POSTGRES_URL"]},
+        }
+        for _label, backend, name in TS_BACKENDS:
+            out.append(
+                {
+                    "name": name,
+                    "patterns": ["timeseries"],
+                    "backend": backend,
+                    "config": configs[backend],
+                }
+            )
+    return out
 
 
-def proxy_lane(gw: Gateway, plan: Plan, namespace: str) -> dict[str, Any]:
-    """Preload the key, check a Get returns it, then h2load Get with /proc sampling."""
-    gw.put(namespace, KEY, VALUE)
-    resp = gw.get(namespace, KEY)
-    if not resp.found or resp.item.value != VALUE:
-        raise RuntimeError(f"{namespace}: preloaded key not returned by Get")
-    body = plan.workdir / f"get-{namespace}.bin"
-    body.write_bytes(h2load.get_body(namespace, KEY))
-    cpu0, t0 = cpu_seconds(gw.pid), time.monotonic()
-    result = h2load.run(
-        gw.address, h2load.GET_PATH, body, plan.clients, plan.duration_s, plan.loadgen_core
-    )
-    cpu1, t1 = cpu_seconds(gw.pid), time.monotonic()
-    mem = memory_kib(gw.pid)
+def saturate(
+    pid: int,
+    address: str,
+    path: str,
+    body: bytes,
+    plan: Plan,
+    name: str,
+    errors: Callable[[], int] | None = None,
+) -> Result:
+    """h2load against `address` with /proc sampling of the server process `pid`; `errors`
+    counts the server's gRPC error answers (h2load sees those as successes)."""
+    body_file = plan.workdir / f"{name}.bin"
+    body_file.write_bytes(body)
+    errors0 = errors() if errors else 0
+    cpu0, t0 = cpu_seconds(pid), time.monotonic()
+    result = h2load.run(address, path, body_file, plan.clients, plan.duration_s, plan.loadgen_core)
+    cpu1, t1 = cpu_seconds(pid), time.monotonic()
+    if errors:
+        result["grpc_errors"] = errors() - errors0
+        result["failed"] += result["grpc_errors"]
+    mem = memory_kib(pid)
     # CPU utilisation over the whole run (warm-up included) divided by the measured rate.
     util = (cpu1 - cpu0) / (t1 - t0)
     result["proxy_cpu_util"] = util
@@ -109,9 +145,105 @@ def proxy_lane(gw: Gateway, plan: Plan, namespace: str) -> dict[str, Any]:
     return result
 
 
-def _pinned(name: str, core: int, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def open_loop(plan: Plan, target: list[str]) -> Result:
+    return tools.openloop(
+        plan.bin_dir,
+        target,
+        plan.loadgen_core,
+        plan.open_rate,
+        plan.open_s,
+        plan.open_warmup_s,
+        plan.clients,
+    )
+
+
+def get_lane(gw: Gateway, plan: Plan, namespace: str, with_open: bool) -> Result:
+    """Preload the key, check a Get returns it, saturate with Get, then (optionally) the
+    open-loop regime with the same request."""
+    gw.put(namespace, KEY, VALUE)
+    resp = gw.get(namespace, KEY)
+    if not resp.found or resp.item.value != VALUE:
+        raise RuntimeError(f"{namespace}: preloaded key not returned by Get")
+    body = h2load.get_body(namespace, KEY)
+    result = saturate(
+        gw.pid, gw.address, h2load.GET_PATH, body, plan, f"get-{namespace}", gw.errors_total
+    )
+    if with_open:
+        result["open"] = open_loop(plan, ["grpc-get", gw.address, namespace, KEY.decode()])
+    return result
+
+
+def _median_round(runs: list[Result]) -> Result:
+    """The round with the median rate (the lower middle one for an even count), with every
+    round's rate kept."""
+    chosen = dict(sorted(runs, key=lambda r: float(r["rps"]))[(len(runs) - 1) // 2])
+    chosen["rounds_rps"] = [r["rps"] for r in runs]
+    return chosen
+
+
+def cache_hit_and_transport(gw: Gateway, plan: Plan, rounds: int) -> Result:
+    """Lanes B and T in alternating rounds, so drift on a shared machine hits both alike:
+    B is the cache-hit Get through the gateway, T the same request bytes against a bare
+    tonic server (bench_echo) on the same core; each reports its median round. B then gets
+    its open-loop run."""
+    namespace = "bench-mem"
+    gw.put(namespace, KEY, VALUE)
+    resp = gw.get(namespace, KEY)
+    if not resp.found or resp.item.value != VALUE:
+        raise RuntimeError(f"{namespace}: preloaded key not returned by Get")
+    body = h2load.get_body(namespace, KEY)
+    echo = tools.Echo(plan.bin_dir, plan.gateway_core)
+    b_runs: list[Result] = []
+    t_runs: list[Result] = []
+    try:
+        for _ in range(rounds):
+            b_runs.append(
+                saturate(gw.pid, gw.address, h2load.GET_PATH, body, plan, "get-b", gw.errors_total)
+            )
+            t_runs.append(saturate(echo.pid, echo.address, h2load.GET_PATH, body, plan, "get-t"))
+    finally:
+        echo.stop()
+    b, t = _median_round(b_runs), _median_round(t_runs)
+    b["open"] = open_loop(plan, ["grpc-get", gw.address, namespace, KEY.decode()])
+    b["what"] = "Get, cache hit, memory backend"
+    t["what"] = "Get on a bare tonic server, B's request bytes (transport ceiling)"
+    return {"lanes": {"B": b, "T": t}}
+
+
+def redis_direct_lane(plan: Plan, redis_url: str) -> Result:
+    result = direct.redis_get(redis_url, plan.clients, plan.duration_s, plan.loadgen_core)
+    u = urlsplit(redis_url)
+    address = f"{u.hostname or '127.0.0.1'}:{u.port or 6379}"
+    result["open"] = open_loop(plan, ["redis-get", address, KEY.decode()])
+    return result
+
+
+def put_lane(gw: Gateway, plan: Plan, namespace: str) -> Result:
+    """Lane W: Put of the same 64-byte key and 256-byte value, over and over."""
+    gw.put(namespace, KEY, VALUE)
+    body = h2load.put_body(namespace, KEY, VALUE)
+    return saturate(
+        gw.pid, gw.address, h2load.PUT_PATH, body, plan, f"put-{namespace}", gw.errors_total
+    )
+
+
+def append_lane(gw: Gateway, plan: Plan, namespace: str, batch: int) -> Result:
+    """Lane TS: Append of `batch` events (256-byte payloads) at fixed times; the first call
+    stores them, every later one is answered as duplicates (see the notes)."""
+    body = h2load.append_body(namespace, f"bench-{batch}", batch, VALUE)
+    first = gw.append(body)
+    if first.appended + first.duplicates != batch:
+        raise RuntimeError(f"{namespace}: Append of {batch} answered {first}")
+    name = f"append-{namespace}-{batch}"
+    result = saturate(gw.pid, gw.address, h2load.APPEND_PATH, body, plan, name, gw.errors_total)
+    result["batch"] = batch
+    result["events_per_s"] = result["rps"] * batch
+    return result
+
+
+def _pinned(name: str | None, core: int, fn: Callable[[], Result]) -> Result:
     """Run `fn` with the stack server `name` pinned to `core`, then unpin it."""
-    pid = stack_pid(name)
+    pid = stack_pid(name) if name else None
     if pid is not None:
         pin(pid, str(core))
     try:
@@ -121,16 +253,20 @@ def _pinned(name: str, core: int, fn: Callable[[], dict[str, Any]]) -> dict[str,
             pin(pid, f"0-{(os.cpu_count() or 1) - 1}")
 
 
-def run_all(plan: Plan, log: Callable[[str], None]) -> dict[str, dict[str, Any]]:
-    env = stack_up()
+Step = tuple[str, str, Callable[[], Result]]
+
+
+def read_steps(
+    gw: Gateway, plan: Plan, env: dict[str, str], log: Callable[[str], None]
+) -> list[Step]:
     redis_url, pg_url = env["PRISM_REDIS_URL"], env["PRISM_POSTGRES_URL"]
-    direct.pgbench_init(pg_url)
-    gw = Gateway(plan.workdir / "gateway", namespaces(env), plan.gateway_core)
-    gw.start()
-    lanes: dict[str, dict[str, Any]] = {}
     g, c, d, lg = plan.gateway_core, plan.clients, plan.duration_s, plan.loadgen_core
-    steps: list[tuple[str, str, Callable[[], dict[str, Any]]]] = [
-        ("B", "Get, cache hit, memory backend", lambda: proxy_lane(gw, plan, "bench-mem")),
+    return [
+        (
+            "B+T",
+            "cache-hit Get and the bare tonic server, alternating",
+            lambda: cache_hit_and_transport(gw, plan, 2 if plan.smoke else 3),
+        ),
         (
             "B(secured)",
             "Get, cache hit, JWT + access policy + audit, alternating with B",
@@ -139,22 +275,22 @@ def run_all(plan: Plan, log: Callable[[str], None]) -> dict[str, dict[str, Any]]
         (
             "D",
             "Get via Python bridge: sqlite plugin, cache off",
-            lambda: proxy_lane(gw, plan, "bench-lite"),
+            lambda: get_lane(gw, plan, "bench-lite", True),
         ),
         (
             "E(Redis)",
             "Get via redis plugin, cache off",
-            lambda: _pinned("redis", g, lambda: proxy_lane(gw, plan, "bench-redis")),
+            lambda: _pinned("redis", g, lambda: get_lane(gw, plan, "bench-redis", True)),
         ),
         (
             "A(Redis)",
-            "redis-benchmark GET -P 1",
-            lambda: _pinned("redis", g, lambda: direct.redis_get(redis_url, c, d, lg)),
+            "redis-benchmark GET -P 1; open loop: bench_openloop GET",
+            lambda: _pinned("redis", g, lambda: redis_direct_lane(plan, redis_url)),
         ),
         (
             "E(PostgreSQL)",
             "Get via postgres plugin, cache off",
-            lambda: _pinned("postgres", g, lambda: proxy_lane(gw, plan, "bench-pg")),
+            lambda: _pinned("postgres", g, lambda: get_lane(gw, plan, "bench-pg", False)),
         ),
         (
             "A(PostgreSQL)",
@@ -162,15 +298,72 @@ def run_all(plan: Plan, log: Callable[[str], None]) -> dict[str, dict[str, Any]]
             lambda: _pinned("postgres", g, lambda: direct.pgbench_select(pg_url, c, d, lg)),
         ),
     ]
+
+
+def write_steps(gw: Gateway, plan: Plan) -> list[Step]:
+    g = plan.gateway_core
+
+    def put(server: str | None, ns: str) -> Callable[[], Result]:
+        return lambda: _pinned(server, g, lambda: put_lane(gw, plan, ns))
+
+    def append(server: str, ns: str, batch: int) -> Callable[[], Result]:
+        return lambda: _pinned(server, g, lambda: append_lane(gw, plan, ns, batch))
+
+    steps: list[Step] = [
+        (f"W({label})", f"Put via {label.lower()} plugin, same key", put(server, ns))
+        for label, server, ns in (*W_BACKENDS, W_LOCAL)
+    ]
+    steps += [
+        (
+            f"TS({label}) x{batch}",
+            f"Append, {batch} event(s) a request, via {server} plugin",
+            append(server, ns, batch),
+        )
+        for label, server, ns in TS_BACKENDS
+        for batch in TS_BATCHES
+    ]
+    return steps
+
+
+def _summary(lane: Result, plan: Plan) -> str:
+    text = f"{lane['rps']:,.0f} req/s"
+    if "open" in lane:
+        o = lane["open"]
+        text += f"; at {plan.open_rate:,.0f} rps p50 {o['lat_p50_us']:,.0f} us"
+        text += f", p99 {o['lat_p99_us']:,.0f} us"
+    return text
+
+
+def run_all(plan: Plan, log: Callable[[str], None]) -> dict[str, Result]:
+    log(f"stack up: {','.join(plan.stack)} ...")
+    env = stack_up(plan.stack)
+    direct.pgbench_init(env["PRISM_POSTGRES_URL"])
+    gw = Gateway(plan.workdir / "gateway", namespaces(env, not plan.smoke), plan.gateway_core)
+    gw.start(timeout=120)
+    lanes: dict[str, Result] = {}
+    steps = read_steps(gw, plan, env, log) + ([] if plan.smoke else write_steps(gw, plan))
+    if plan.only:
+        steps = [step for step in steps if step[0].startswith(plan.only)]
     try:
         for name, what, step in steps:
             log(f"lane {name}: {what} ...")
             try:
-                lanes[name] = {"what": what, **step()}
-                log(f"lane {name}: {lanes[name]['rps']:,.0f} req/s")
+                result = step()
+                # A step measures one lane, or several at once (under "lanes", by name).
+                produced = (
+                    result["lanes"] if "lanes" in result else {name: {"what": what, **result}}
+                )
+                for lane_name, lane in produced.items():
+                    failed, done = lane.get("failed", 0), lane.get("requests", 0)
+                    if failed > 0.01 * max(1, failed + done):  # not a measurement of success
+                        raise RuntimeError(f"{lane_name}: {failed} of {failed + done} failed")
+                    lanes[lane_name] = lane
+                    log(f"lane {lane_name}: {_summary(lane, plan)}")
             except Exception as exc:  # one broken lane must not lose the others
-                lanes[name] = {"what": what, "error": f"{type(exc).__name__}: {exc}"[:300]}
-                log(f"lane {name}: ERROR {lanes[name]['error']}")
+                error = f"{type(exc).__name__}: {exc}"[:300]
+                for lane_name in name.split("+"):
+                    lanes[lane_name] = {"what": what, "error": error}
+                log(f"lane {name}: ERROR {error}")
     finally:
         gw.stop()
     return lanes

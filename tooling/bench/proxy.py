@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,9 @@ from typing import Any
 import grpc
 import yaml
 from prism.keyvalue.v1 import keyvalue_pb2
+from prism.timeseries.v1 import timeseries_pb2
 
-from .h2load import GET_PATH, PUT_PATH
+from .h2load import APPEND_PATH, GET_PATH, PUT_PATH
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -66,6 +68,7 @@ class Gateway:
     token: str | None = None  # bearer token for the probe, put and get calls
     proc: subprocess.Popen[bytes] | None = None
     port: int = 0
+    metrics_port: int = 0
 
     @property
     def address(self) -> str:
@@ -91,6 +94,7 @@ class Gateway:
             )
         )
         self.port = free_port()
+        self.metrics_port = free_port()
         cmd = [
             "taskset",
             "-c",
@@ -104,7 +108,7 @@ class Gateway:
             "--listen",
             self.address,
             "--metrics-listen",
-            f"127.0.0.1:{free_port()}",
+            f"127.0.0.1:{self.metrics_port}",
             "--admin-listen",
             f"127.0.0.1:{free_port()}",
             "--data-dir",
@@ -124,13 +128,41 @@ class Gateway:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"prism serve exited; see {self.workdir / 'server.log'}")
+                raise RuntimeError(f"prism serve exited: {self._log_tail()}")
             try:
                 self.get(self.namespaces[0]["name"], b"probe")
                 return
-            except grpc.RpcError:
+            except grpc.RpcError as exc:
+                # Only "not listening yet" is worth waiting for; any other answer means the
+                # gateway is up and refuses the probe (e.g. authentication), which will not pass.
+                if exc.code() != grpc.StatusCode.UNAVAILABLE:  # type: ignore[attr-defined]
+                    self.stop()
+                    raise RuntimeError(
+                        f"prism serve refused the probe Get: {exc.code()} {exc.details()}"  # type: ignore[attr-defined]
+                    ) from exc
                 time.sleep(0.2)
-        raise RuntimeError(f"prism serve did not answer; see {self.workdir / 'server.log'}")
+        self.stop()
+        raise RuntimeError(f"prism serve did not answer in {timeout:g} s: {self._log_tail()}")
+
+    def errors_total(self) -> int:
+        """Requests answered with a gRPC error so far (prism_request_errors_total): h2load
+        counts only HTTP failures, and a gRPC error travels in an HTTP 200."""
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            text = resp.read().decode()
+        return sum(
+            int(float(line.rsplit(" ", 1)[1]))
+            for line in text.splitlines()
+            if line.startswith("prism_request_errors_total{")
+        )
+
+    def _log_tail(self) -> str:
+        """The end of the server log: the run's temp folder is gone by the time anyone looks."""
+        try:
+            lines = (self.workdir / "server.log").read_text(errors="replace").splitlines()
+        except OSError:
+            return "(no server.log)"
+        return " | ".join(lines[-6:])[-600:]
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -155,4 +187,10 @@ class Gateway:
         req = keyvalue_pb2.GetRequest(namespace=namespace, key=key)
         resp = keyvalue_pb2.GetResponse()
         resp.ParseFromString(self._call(GET_PATH, req.SerializeToString()))
+        return resp
+
+    def append(self, frame: bytes) -> timeseries_pb2.AppendResponse:
+        """Send one pre-encoded Append (a gRPC frame, as h2load sends it)."""
+        resp = timeseries_pb2.AppendResponse()
+        resp.ParseFromString(self._call(APPEND_PATH, frame[5:]))
         return resp

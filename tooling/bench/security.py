@@ -70,7 +70,9 @@ def lane(
     log: Callable[[str], None],
 ) -> dict[str, Any]:
     """Start the secured gateway, then alternate rounds plain/secured; medians and ratio."""
-    secret = os.urandom(32)
+    # The gateway uses the variable's bytes as they are (auth/jwt.rs), so the secret is
+    # printable text: 32 random bytes in base64, signed and exported alike.
+    secret = base64.b64encode(os.urandom(32))
     token = hs256_token(
         secret,
         {"sub": PRINCIPAL, "aud": AUDIENCE, "groups": ["bench"], "exp": int(time.time()) + 3600},
@@ -80,7 +82,7 @@ def lane(
         [secured_namespace()],
         plain.core,
         server=secured_server(workdir),
-        env={SECRET_ENV: base64.b64encode(secret).decode()},
+        env={SECRET_ENV: secret.decode()},
         token=token,
     )
     secured.start()
