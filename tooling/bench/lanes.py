@@ -270,7 +270,9 @@ def read_steps(
         (
             "B(secured)",
             "Get, cache hit, JWT + access policy + audit, alternating with B",
-            lambda: security.lane(gw, plan.workdir, c, max(2.0, d / 2), lg, 2 if d < 5 else 3, log),
+            lambda: security.lane(
+                gw, plan.workdir, c, 2.0 if d < 5 else 3.0, lg, 3 if d < 5 else 5, log
+            ),
         ),
         (
             "D",

@@ -60,7 +60,8 @@ pub enum Subject {
 }
 
 impl Subject {
-    const INLINE: usize = 62;
+    /// Keys up to this size (most keys) are copied without an allocation.
+    const INLINE: usize = 126;
 
     /// Empty input is no subject (an empty scan prefix touches the whole namespace).
     pub fn of(bytes: &[u8]) -> Self {
@@ -118,11 +119,15 @@ pub struct LineFormat {
     fingerprints: Fingerprinter,
     anchor: Instant,
     anchor_ms: i64,
+    /// `YYYY-MM-DDTHH:MM:SS.` of the last second written: lines of one second
+    /// share it, so the calendar arithmetic runs once a second, not once a line.
+    second: std::cell::Cell<(i64, [u8; 20])>,
 }
 
 impl LineFormat {
     pub fn new(fingerprints: Fingerprinter) -> Self {
-        let mut format = Self { fingerprints, anchor: Instant::now(), anchor_ms: 0 };
+        let second = std::cell::Cell::new((i64::MIN, [0u8; 20]));
+        let mut format = Self { fingerprints, anchor: Instant::now(), anchor_ms: 0, second };
         format.refresh();
         format
     }
@@ -143,14 +148,29 @@ impl LineFormat {
 
     /// Appends `record` as one JSON line (with its newline) to `out`.
     pub fn write(&self, record: &Record, out: &mut Vec<u8>) {
-        record.write_json(out, &self.fingerprints, self.unix_ms(record.at));
+        let ms = self.unix_ms(record.at);
+        let (second, mut prefix) = self.second.get();
+        if second != ms.div_euclid(1000) {
+            let mut full = Vec::with_capacity(24);
+            write_rfc3339_ms(&mut full, ms);
+            prefix.copy_from_slice(&full[..20]);
+            self.second.set((ms.div_euclid(1000), prefix));
+        }
+        let mut ts = [0u8; 24];
+        ts[..20].copy_from_slice(&prefix);
+        let millis = ms.rem_euclid(1000);
+        ts[20] = b'0' + (millis / 100) as u8;
+        ts[21] = b'0' + (millis / 10 % 10) as u8;
+        ts[22] = b'0' + (millis % 10) as u8;
+        ts[23] = b'Z';
+        record.write_json(out, &self.fingerprints, &ts);
     }
 }
 
 impl Record {
-    fn write_json(&self, out: &mut Vec<u8>, fingerprints: &Fingerprinter, ts_ms: i64) {
+    fn write_json(&self, out: &mut Vec<u8>, fingerprints: &Fingerprinter, ts: &[u8; 24]) {
         out.extend_from_slice(b"{\"ts\":\"");
-        write_rfc3339_ms(out, ts_ms);
+        out.extend_from_slice(ts);
         out.extend_from_slice(b"\",\"principal\":");
         let principal = match &self.principal {
             Principal::Caller(identity) => identity.principal.as_str(),
@@ -273,6 +293,35 @@ mod tests {
     }
 
     #[test]
+    fn lines_of_one_second_share_the_cached_prefix_and_the_next_second_renews_it() {
+        let mut format = LineFormat::new(Fingerprinter::with_key(b"k"));
+        format.anchor_ms = 1_700_000_000_998;
+        let line_at = |offset_ms: u64| {
+            let record = Record {
+                at: format.anchor + std::time::Duration::from_millis(offset_ms),
+                principal: Principal::Unauthenticated,
+                namespace: NamespaceName::other("n"),
+                method: Method::KvGet,
+                subject: Subject::None,
+                items: 0,
+                code: Code::Ok,
+                latency_us: 0,
+                reason: None,
+                peer: None,
+            };
+            let mut out = Vec::new();
+            format.write(&record, &mut out);
+            let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+            json["ts"].as_str().unwrap().to_string()
+        };
+        assert_eq!(line_at(0), "2023-11-14T22:13:20.998Z");
+        assert_eq!(line_at(1), "2023-11-14T22:13:20.999Z");
+        assert_eq!(line_at(2), "2023-11-14T22:13:21.000Z");
+        assert_eq!(line_at(1), "2023-11-14T22:13:20.999Z", "an older record after a newer one");
+        assert_eq!(line_at(60_002), "2023-11-14T22:14:21.000Z");
+    }
+
+    #[test]
     fn lines_escape_names_and_never_hold_the_key() {
         let identity = Identity { principal: "al\"ice".into(), ..Identity::anonymous() };
         let record = Record {
@@ -304,8 +353,8 @@ mod tests {
 
     #[test]
     fn long_subjects_go_to_the_heap_and_unknown_names_are_cut() {
-        assert!(matches!(Subject::of(&[7u8; 62]), Subject::Inline(62, _)));
-        assert!(matches!(Subject::of(&[7u8; 63]), Subject::Heap(_)));
+        assert!(matches!(Subject::of(&[7u8; Subject::INLINE]), Subject::Inline(126, _)));
+        assert!(matches!(Subject::of(&[7u8; Subject::INLINE + 1]), Subject::Heap(_)));
         assert!(matches!(Subject::of(b""), Subject::None));
         let NamespaceName::Other(name) = NamespaceName::other(&"é".repeat(100)) else { unreachable!() };
         assert!(name.len() <= MAX_OTHER_NAME);
