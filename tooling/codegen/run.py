@@ -5,6 +5,8 @@
    python/prism/plugins/generated/ and the route table proxy/engine/src/routes_generated.rs.
 3. render_docs.py: the backend x capability table docs-cms/backends.md, from the
    conformance claims file tests/conformance/claims.yaml.
+4. The copy of proto/prism/options.proto that the Python package ships for
+   `prismctl schema` (user protos import "prism/options.proto").
 
 Both always generate into a temporary directory first. `make codegen` then copies what
 changed into the tree and deletes files the codegen no longer produces in the directories
@@ -71,6 +73,21 @@ def generate_all(out_root: Path, claims: Path = CLAIMS_PATH) -> None:
     python_stubs.generate(out_root / "python")
     run_prism_plugin(out_root, python_stubs.proto_files(), [PROTO_DIR])
     render_docs.generate(out_root, claims)
+    ship_options_proto(out_root)
+
+
+SHIPPED_OPTIONS = Path("python/prism/proto/prism/options.proto")
+
+
+def ship_options_proto(out_root: Path) -> None:
+    source = (PROTO_DIR / "prism" / "options.proto").read_text(encoding="utf-8")
+    header = (
+        "// Generated from proto/prism/options.proto by tooling/codegen/run.py. DO NOT EDIT:\n"
+        "// change the source and run `make codegen` (`make check-codegen` fails when stale).\n"
+    )
+    target = out_root / SHIPPED_OPTIONS
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(header + source, encoding="utf-8")
 
 
 def _files_under(root: Path, dirs: Sequence[str]) -> set[Path]:
