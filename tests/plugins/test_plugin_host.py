@@ -7,8 +7,10 @@ is exercised by the e2e tests and by the smoke test at the end when it is built.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -268,3 +270,49 @@ def test_real_bridge_smoke(tmp_path: Path) -> None:
     assert h.health() == {"kv": True}
     h.stop()
     bridge.close()
+
+
+class GatedSqlite(SpySqlite):
+    """A real SqlitePlugin whose get_many waits until the test opens the gate."""
+
+    def __init__(self, namespace: str, config: dict[str, Any]) -> None:
+        super().__init__(namespace, config)
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+
+    async def get_many(self, keys: Sequence[bytes]) -> Any:
+        self.calls.append(("get_many", len(keys)))
+        self.entered.set()
+        while not self.gate.is_set():
+            await asyncio.sleep(0.002)
+        return await SqlitePlugin.get_many(self, keys)
+
+
+def test_gets_arriving_during_a_read_join_the_next_batch(
+    bridge: PipeBridge, tmp_path: Path
+) -> None:
+    kv = GatedSqlite("kv", {"path": str(tmp_path / "kv.db")})
+    h = PluginHost(bridge, {"kv": kv}, max_read_batches=1)
+    h.start()
+    try:
+        first = bridge.submit(("kv", "kv.get", [b"a"]))
+        assert kv.entered.wait(5)
+        # Three more drains while the first get_many is in flight: they must wait.
+        later = [bridge.submit(("kv", "kv.get", [b"k%d" % i]))[0] for i in range(3)]
+        time.sleep(0.05)
+        assert kv.calls == [("get_many", 1)]
+        kv.gate.set()
+        bridge.call(("", "noop", None))
+        deadline = time.monotonic() + 5
+        while len(bridge.results) < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert all(bridge.results[i] == (True, [None]) for i in first + later)
+        assert kv.calls == [("get_many", 1), ("get_many", 3)]  # one batch for the three
+    finally:
+        kv.gate.set()
+        h.stop()
+
+
+def test_max_read_batches_must_be_positive(bridge: PipeBridge) -> None:
+    with pytest.raises(ValueError, match="max_read_batches must be >= 1, got 0"):
+        PluginHost(bridge, {}, max_read_batches=0)

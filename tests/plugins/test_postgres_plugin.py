@@ -373,3 +373,31 @@ def test_error_mapping(exc: Exception, expected: type[PrismError]) -> None:
     mapped = map_error(exc)
     assert type(mapped) is expected
     assert is_retriable(exc) == mapped.is_retriable()
+
+
+# -- the batched-get fast path (prism_postgres.fastread) ---------------------------------
+
+
+def test_fast_get_reprepares_a_lost_statement_and_maps_errors(
+    runner: asyncio.Runner, make: Callable[..., PostgresPlugin], url: str
+) -> None:
+    p = make(pool_min_size=1, pool_max_size=1)
+    v = put(runner, p, (b"k", b"v", now_ms() + 3_600_000))[0][0]
+    expires = now_ms() + 3_600_000
+    put(runner, p, (b"e", b"gone", now_ms() - 1))  # already expired: hidden
+    put(runner, p, (b"t", b"ttl", expires))
+    (k, e, t, missing) = runner.run(p.get_many([b"k", b"e", b"t", b"zz"]))
+    assert k is not None and k[:3] == (b"k", b"v", v) and e is None and missing is None
+    assert t is not None and t[1] == b"ttl" and t[3] == expires
+
+    async def deallocate() -> None:
+        async with p._kv.db.connection() as conn:  # the pool's only connection
+            await conn.execute("DEALLOCATE ALL")
+
+    runner.run(deallocate())  # what a pooler's DISCARD ALL does to the session
+    assert runner.run(p.get_many([b"t", b"t"])) == [t, t]
+
+    with psycopg.connect(url, autocommit=True) as conn:  # a server error keeps its type
+        conn.execute(psycopg.sql.SQL("DROP TABLE {}").format(Names.of(p.namespace).kv))
+    with pytest.raises(Internal, match="42P01: relation .* does not exist"):
+        runner.run(p.get_many([b"k"]))

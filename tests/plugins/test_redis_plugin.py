@@ -281,3 +281,85 @@ def test_append_writes_the_arrival_stream(
     no_stream = make(stream_maxlen=0)
     runner.run(no_stream.append_many([ev]))
     assert runner.run(no_stream.query("s", 0, 2**62, {"h": "x"}, False, None, 5))[0][2] == "a"
+
+
+# -- the batched-get fast path (prism_redis.reader) --------------------------------------
+
+
+def test_fast_reader_serves_gets_and_tls_falls_back(make: Any) -> None:
+    p = make()
+    assert p._kv.reader is not None  # plain TCP: gets take the one-EVALSHA path
+    tls = RedisPlugin("x", {"url": "rediss://127.0.0.1:1/0"})
+    from prism_redis.provisioning import connect
+    from prism_redis.reader import FastReader
+    from prism_redis.scripts import ALL
+
+    reader = FastReader(connect(tls.config), ALL["get"], 1.0, 1.0)
+    assert reader.supports is False  # TLS reads through redis-py
+
+
+def test_fast_reader_recovers_from_an_unknown_script(runner: asyncio.Runner, make: Any) -> None:
+    """NOSCRIPT (script cache flushed) makes the reader send EVAL, which also caches it."""
+    from prism_redis import scripts
+    from prism_redis.reader import FastReader
+
+    p = make()
+    runner.run(p.put_many([[(b"k", b"v", None, False, 0)]]))
+    fresh = scripts.Script(scripts.GET + f"-- {uuid.uuid4().hex}\n")  # never loaded
+    reader = FastReader(p._client, fresh, 2.0, 2.0)
+    item = p.keyspace.item
+    try:
+        rows = runner.run(reader.rows([item(b"k"), item(b"missing")]))
+        assert rows[0][0] == b"v" and int(rows[0][1]) == 1 and rows[0][2] is None
+        assert rows[1] == [None, None, None]
+        assert runner.run(reader.rows([item(b"k")]))[0][0] == b"v"  # now by EVALSHA
+    finally:
+        reader.close()
+
+
+def test_fast_reader_reconnects_after_its_connection_is_killed(
+    runner: asyncio.Runner, make: Any, redis_url: str
+) -> None:
+    p = make()
+    runner.run(p.put_many([[(b"k", b"v", None, False, 0)]]))
+    assert runner.run(p.get_many([b"k"]))[0] is not None
+    host, port = p._reader._proto.transport.get_extra_info("sockname")[:2]
+
+    async def kill() -> int:
+        client = Redis.from_url(redis_url)
+        try:
+            return int(await client.execute_command("CLIENT", "KILL", "ADDR", f"{host}:{port}"))
+        finally:
+            await client.aclose()
+
+    assert runner.run(kill()) == 1
+    # At most the batch already on the dead connection fails, as UNAVAILABLE; the next
+    # batch opens a new connection.
+    try:
+        runner.run(p.get_many([b"k"]))
+    except Unavailable:
+        pass
+    assert runner.run(p.get_many([b"k"])) == [(b"k", b"v", 1, None)]
+
+
+def test_fast_reader_times_out_on_a_silent_server(runner: asyncio.Runner) -> None:
+    """A server that accepts but never answers: the batch fails after socket_timeout_s,
+    as a retriable error, instead of hanging the plugin host."""
+    from prism_redis.config import RedisConfig
+    from prism_redis.provisioning import connect
+    from prism_redis.reader import FastReader
+    from prism_redis.scripts import ALL
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        client = connect(RedisConfig(url=f"redis://127.0.0.1:{port}/0"))
+        reader = FastReader(client, ALL["get"], 0.2, 1.0)
+        started = time.monotonic()
+        with pytest.raises(rx.TimeoutError) as caught:
+            runner.run(reader.rows([b"k"]))
+        assert 0.15 < time.monotonic() - started < 2.0
+        assert isinstance(map_error(caught.value), Unavailable)
+        reader.close()
+        runner.run(client.aclose())

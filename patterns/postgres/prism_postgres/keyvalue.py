@@ -21,6 +21,7 @@ from prism.plugins.api import DeleteEntry, Item, PutEntry, PutResult, render_key
 from psycopg import sql
 
 from prism_postgres.db import Conn, Database
+from prism_postgres.fastread import PreparedRead, Row
 from prism_postgres.provisioning import Names
 from prism_postgres.txn import group_commit
 
@@ -40,10 +41,16 @@ class KeyValueStore:
         self.db = db
         self.n = names
         self._lock_salt = namespace.encode() + b"\x00"
-        self._get = sql.SQL(
-            "SELECT key, value, version, expires_at_ms FROM {kv} "
-            "WHERE key = ANY(%(keys)s::bytea[]) AND " + _LIVE
-        ).format(kv=names.kv)
+        # The hot read: run on libpq directly (fastread.py), prepared once per connection.
+        self._get = PreparedRead(
+            b"prism_kv_get",
+            sql.SQL(
+                "SELECT key, value, version, expires_at_ms FROM {kv} "
+                "WHERE key = ANY($1::bytea[]) AND (expires_at_ms IS NULL OR expires_at_ms > $2)"
+            )
+            .format(kv=names.kv)
+            .as_bytes(None),
+        )
         self._state = sql.SQL(
             "SELECT key, version, expires_at_ms FROM {kv} WHERE key = ANY(%(keys)s::bytea[])"
         ).format(kv=names.kv)
@@ -63,14 +70,12 @@ class KeyValueStore:
 
     async def get_many(self, keys: Sequence[bytes]) -> list[Item | None]:
         unique = list(dict.fromkeys(bytes(k) for k in keys))
+        now = now_ms()
 
-        async def run(conn: Conn) -> list[Any]:
-            cur = await conn.execute(self._get, {"keys": unique, "now": now_ms()}, binary=True)
-            return await cur.fetchall()
+        async def run(conn: Conn) -> list[Row]:
+            return await self._get.rows(conn, unique, now)
 
-        found: dict[bytes, Item] = {}
-        for key, value, version, expires in await self.db.read(run):
-            found[bytes(key)] = (bytes(key), bytes(value), int(version), expires)
+        found: dict[bytes, Item] = {row[0]: row for row in await self.db.read(run)}
         return [found.get(bytes(k)) for k in keys]
 
     async def scan(

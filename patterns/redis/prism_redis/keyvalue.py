@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 from prism_redis import scripts
 from prism_redis.errors import map_error
 from prism_redis.keyspace import Keyspace
+from prism_redis.reader import FastReader
 
 # Most stale index entries removed per cleanup script call (keeps each script short).
 _PURGE_CHUNK = 500
@@ -36,16 +37,25 @@ def now_ms() -> int:
 class KeyValueStore:
     """The KeyValue keys of one namespace."""
 
-    def __init__(self, client: Redis, keyspace: Keyspace) -> None:
+    def __init__(self, client: Redis, keyspace: Keyspace, reader: FastReader | None = None):
         self.client = client
         self.ks = keyspace
+        # The batched-get fast path (reader.py); None or unsupported: gets use redis-py.
+        self.reader = reader if reader is not None and reader.supports else None
 
     async def get_many(self, keys: Sequence[bytes]) -> list[Item | None]:
+        """One `get` script call for the whole batch (one round trip, one reply)."""
         unique = list(dict.fromkeys(bytes(k) for k in keys))
-        pipe = self.client.pipeline(transaction=False)
-        for key in unique:
-            pipe.hmget(self.ks.item(key), "val", "ver", "exp")
-        rows = await pipe.execute()
+        item = self.ks.item
+        hash_keys = [item(key) for key in unique]
+        if self.reader is not None:
+            rows = await self.reader.rows(hash_keys)
+        else:
+            (rows,) = await scripts.run(self.client, [(scripts.ALL["get"], hash_keys, ())])
+            if isinstance(rows, BaseException):
+                raise map_error(rows)
+        if len(rows) != len(unique):
+            raise Internal(f"redis: get script answered {len(rows)} rows for {len(unique)} keys")
         now = now_ms()
         found = {key: _item(key, row, now) for key, row in zip(unique, rows, strict=True)}
         return [found[bytes(k)] for k in keys]

@@ -29,12 +29,13 @@ from redis import exceptions as rx
 from redis.asyncio import Redis
 
 from prism_redis import health as health_check
-from prism_redis import metadata
+from prism_redis import metadata, scripts
 from prism_redis.config import RedisConfig
 from prism_redis.errors import map_error
 from prism_redis.keyspace import Keyspace
 from prism_redis.keyvalue import KeyValueStore
 from prism_redis.provisioning import connect, provision
+from prism_redis.reader import FastReader
 from prism_redis.timeseries import TimeSeriesStore
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ class RedisPlugin(KeyValueBackend, TimeSeriesBackend):
         self.config = RedisConfig.from_mapping(config)  # ConfigError names the field
         self.keyspace = Keyspace.of(self.config.prefix_for(namespace))
         self._client: Redis | None = None
+        self._reader: FastReader | None = None
         self._kv: KeyValueStore | None = None
         self._ts: TimeSeriesStore | None = None
         self._purger = Periodic(
@@ -73,12 +75,21 @@ class RedisPlugin(KeyValueBackend, TimeSeriesBackend):
                 raise map_error(exc) from exc
             raise
         self._client = client
-        self._kv = KeyValueStore(client, self.keyspace)
+        self._reader = FastReader(
+            client,
+            scripts.ALL["get"],
+            self.config.socket_timeout_s,
+            self.config.connect_timeout_s,
+        )
+        self._kv = KeyValueStore(client, self.keyspace, self._reader)
         self._ts = TimeSeriesStore(client, self.keyspace, self.config.stream_maxlen)
         self._purger.start()
 
     async def close(self) -> None:
         await self._purger.stop()
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         if self._client is not None:
             client, self._client, self._kv, self._ts = self._client, None, None, None
             await client.aclose()

@@ -163,6 +163,17 @@ return {m, redis.call('HMGET', KEYS[2], unpack(m))}
 """
 
 
+# One round trip for a batch of gets: the three fields of every item hash, in KEYS order
+# (absent fields come back as nil).
+GET = """#!lua flags=no-writes
+local out = {}
+for i, k in ipairs(KEYS) do
+  out[i] = redis.call('HMGET', k, 'val', 'ver', 'exp')
+end
+return out
+"""
+
+
 @dataclass(frozen=True)
 class Script:
     source: str
@@ -180,6 +191,7 @@ ALL = {
         ("cleanup", CLEANUP),
         ("append", APPEND),
         ("range", RANGE),
+        ("get", GET),
     )
 }
 

@@ -6,6 +6,13 @@ backends overlap. The Rust core queues requests and writes to `bridge.fileno()` 
 queue turns non-empty; the host then takes the whole queue in ONE `drain()` call, groups
 requests by (namespace, op) so a backend sees one batch call per group (e.g. many puts ->
 one `put_many` -> one SQLite commit), and answers each group with ONE `complete()` call.
+
+Reads of one namespace are coalesced ("smart batching", ADR-003): at most
+`max_read_batches` `get_many` calls of a namespace are in flight; gets that arrive
+meanwhile wait and leave together, as one batch, when one of those returns. A lone get
+leaves at once, so an idle proxy adds no latency, while under load the batches grow with
+the load instead of each drain of one or two requests paying a full driver round trip
+(and a pooled connection) of its own.
 """
 
 from __future__ import annotations
@@ -71,15 +78,23 @@ class PluginHost:
         *,
         switch_interval: float | None = None,
         max_drain: int = 4096,
+        max_read_batches: int = 2,
         thread_name: str = "prism-plugin-host",
     ) -> None:
         """`switch_interval`: if set, passed to sys.setswitchinterval (process-wide) on
         start, bounding how long another busy Python thread can delay this one (the
-        default interval is 5 ms); None leaves it unchanged."""
+        default interval is 5 ms); None leaves it unchanged. `max_read_batches`: most
+        `get_many` calls in flight per namespace (>= 1); later gets join the next batch."""
+        if max_read_batches < 1:
+            raise ValueError(f"max_read_batches must be >= 1, got {max_read_batches}")
         self._bridge = bridge
         self._plugins = dict(plugins)
         self._switch_interval = switch_interval
         self._max_drain = max_drain
+        self._max_read_batches = max_read_batches
+        # Per namespace: get_many calls in flight, and the gets waiting for the next one.
+        self._reads_in_flight: dict[str, int] = {}
+        self._reads_waiting: dict[str, list[tuple[int, Any]]] = {}
         self._thread_name = thread_name
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -179,8 +194,10 @@ class PluginHost:
         if self._fd is not None:
             loop.remove_reader(self._fd)
             self._fd = None
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=10.0)
+        # A finishing read batch may start the next one: wait until none is left.
+        deadline = loop.time() + 10.0
+        while self._tasks and loop.time() < deadline:
+            await asyncio.wait(set(self._tasks), timeout=deadline - loop.time())
         await _close_all(self._plugins)
 
     def _running(self) -> asyncio.AbstractEventLoop:
@@ -268,6 +285,8 @@ class PluginHost:
                 asyncio.get_running_loop().remove_reader(fd)
                 self._fd = None
                 return
+            if len(data) < 4096:  # a short read emptied the socket: skip the EAGAIN read
+                return
 
     def _dispatch(self, requests: Sequence[Request]) -> None:
         immediate: list[Completion] = []
@@ -293,11 +312,41 @@ class PluginHost:
         if immediate:
             self._complete(immediate)
         for (namespace, op), members in groups.items():
-            plugin = self._plugins[namespace]
             if op == "kv.get":
-                self._spawn(self._run_get(plugin, members))
+                self._read(namespace, members)
             else:
-                self._spawn(self._run_batched(plugin, OP_METHODS[op], members))
+                self._spawn(self._run_batched(self._plugins[namespace], OP_METHODS[op], members))
+
+    def _read(self, namespace: str, members: list[tuple[int, Any]]) -> None:
+        """Start a get_many for `members`, or park them for the namespace's next batch."""
+        in_flight = self._reads_in_flight.get(namespace, 0)
+        if in_flight >= self._max_read_batches:
+            self._reads_waiting.setdefault(namespace, []).extend(members)
+            return
+        self._reads_in_flight[namespace] = in_flight + 1
+        task = asyncio.get_running_loop().create_task(self._read_batch(namespace, members))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _read_batch(self, namespace: str, members: list[tuple[int, Any]]) -> None:
+        try:
+            plugin = self._plugins.get(namespace)
+            if plugin is None:  # removed (live config) while these gets were parked
+                msg = f"namespace '{namespace}' has no plugin on this proxy"
+                self._complete([(rid, False, ("not_found", msg)) for rid, _ in members])
+            else:
+                self._complete(await self._run_get(plugin, members))
+        finally:
+            in_flight = self._reads_in_flight[namespace] - 1
+            if in_flight:
+                self._reads_in_flight[namespace] = in_flight
+            else:
+                del self._reads_in_flight[namespace]
+            waiting = self._reads_waiting.pop(namespace, None)
+        # Not in `finally`: a cancelled batch (shutdown) starts nothing new; the bridge's
+        # close() fails whatever is left.
+        if waiting:
+            self._read(namespace, waiting)
 
     def _spawn(self, coro: Awaitable[list[Completion]]) -> None:
         async def run() -> None:
