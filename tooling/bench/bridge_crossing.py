@@ -30,9 +30,7 @@ def measure(requests: int, concurrencies: list[int], repeats: int) -> list[dict[
     rows: list[dict[str, float | str]] = []
     _core.attach_microbench(_noop, 2_000, 1)  # warm-up
     for concurrency in concurrencies:
-        best = min(
-            _core.attach_microbench(_noop, requests, concurrency) for _ in range(repeats)
-        )
+        best = min(_core.attach_microbench(_noop, requests, concurrency) for _ in range(repeats))
         rows.append({"strategy": "attach per request", "concurrency": concurrency, "ns": best})
     bridge = _core.Bridge()
     host = PluginHost(bridge, {})
