@@ -269,9 +269,9 @@ def read_steps(
         ),
         (
             "B(secured)",
-            "Get, cache hit, JWT + access policy + audit, alternating with B",
+            "Get, cache hit, JWT + access policy + audit, against a twin without them",
             lambda: security.lane(
-                gw, plan.workdir, c, 2.0 if d < 5 else 3.0, lg, 3 if d < 5 else 5, log
+                gw, plan.workdir, c, 2.0 if d < 5 else 3.0, lg, 3 if d < 5 else 7, log
             ),
         ),
         (

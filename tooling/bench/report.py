@@ -107,7 +107,8 @@ def targets(lanes: Lanes) -> list[Target]:
             _secured_ratio(lanes),
             0.9,
             True,
-            "JWT authn + authz + audit on the cache-hit lane, medians of alternating rounds",
+            "JWT authn + authz + audit on the cache-hit lane against a twin gateway without "
+            "them; median of per-round ratios (ABBA rounds)",
         ),
         Target("D >= 20,000 rps", _rps(lanes, "D"), 20_000, True),
         Target(

@@ -61,7 +61,7 @@ def secured_namespace() -> dict[str, Any]:
 
 
 def lane(
-    plain: Gateway,
+    plain_like: Gateway,
     workdir: Any,
     clients: int,
     duration_s: float,
@@ -69,8 +69,8 @@ def lane(
     rounds: int,
     log: Callable[[str], None],
 ) -> dict[str, Any]:
-    """Start the secured gateway, then alternate rounds plain/secured; medians, and the
-    median of the per-round ratios."""
+    """Start twin gateways on `plain_like`'s core, one secured, then alternate rounds
+    plain/secured; medians, and the median of the per-round ratios."""
     # The gateway uses the variable's bytes as they are (auth/jwt.rs), so the secret is
     # printable text: 32 random bytes in base64, signed and exported alike.
     secret = base64.b64encode(os.urandom(32))
@@ -78,15 +78,24 @@ def lane(
         secret,
         {"sub": PRINCIPAL, "aud": AUDIENCE, "groups": ["bench"], "exp": int(time.time()) + 3600},
     )
+    # Twins that differ only in security: the same single namespace (and cache), one with
+    # auth none, the default policy and no audit log, the other with all three on.
+    twin_namespace = {**secured_namespace(), "access": {"read": ["*"], "write": ["*"]}}
+    plain = Gateway(workdir / "gateway-plain", [twin_namespace], plain_like.core)
     secured = Gateway(
         workdir / "gateway-secured",
         [secured_namespace()],
-        plain.core,
+        plain_like.core,
         server=secured_server(workdir),
         env={SECRET_ENV: secret.decode()},
         token=token,
     )
-    secured.start()
+    plain.start()
+    try:
+        secured.start()
+    except BaseException:
+        plain.stop()
+        raise
     try:
         key, value = b"bench-key-".ljust(64, b"k"), bytes(range(256))
         for gw in (plain, secured):
@@ -115,6 +124,7 @@ def lane(
         audit_lines = sum(1 for _ in open(workdir / "audit.jsonl", "rb"))
     finally:
         secured.stop()
+        plain.stop()
     off, on = statistics.median(plain_rps), statistics.median(secured_rps)
     # The ratio of each adjacent pair, then their median: robust to the machine's drift.
     ratio = statistics.median(b / a for a, b in zip(plain_rps, secured_rps, strict=True) if a)
