@@ -37,4 +37,9 @@ def test_every_recorded_known_miss_names_a_real_target() -> None:
         if name.startswith("_"):
             continue
         assert name in names, f"known_misses.json names no target {name!r}"
-        assert entry["adr"].startswith("ADR-") and 0 < entry["baseline_score"] < 0.5
+        assert entry["adr"].startswith("ADR-") and 0 < entry["baseline_score"] < 1
+
+
+def test_absolute_figures_are_reported_but_never_gross() -> None:
+    slow = report.Target("B >= 40,000 rps", 5_000, 40_000, True, absolute=True)
+    assert slow.status == "FAIL" and not slow.gross
