@@ -43,3 +43,14 @@ def test_every_recorded_known_miss_names_a_real_target() -> None:
 def test_absolute_figures_are_reported_but_never_gross() -> None:
     slow = report.Target("B >= 40,000 rps", 5_000, 40_000, True, absolute=True)
     assert slow.status == "FAIL" and not slow.gross
+
+
+def test_p99_targets_are_reported_but_never_gross() -> None:
+    checks = {t.name: t for t in report.targets({})}
+    for name in (
+        "D p99 <= B p99 + 1 ms at 1,000 rps",
+        "E(Redis) p99 <= A(Redis) p99 + 500 us at 1,000 rps",
+    ):
+        stalled = checks[name]
+        stalled.value = 50_000.0  # a 50 ms stall in the window
+        assert stalled.status == "FAIL" and not stalled.gross
