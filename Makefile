@@ -62,7 +62,7 @@ codegen: install ## Regenerate code from proto/ (Python stubs, plugin metadata, 
 check-codegen: install ## Fail if regenerating from proto/ would change any generated file
 	$(PY) tooling/codegen/run.py --check
 
-bench: install ## All lanes (T B D E A W TS), saturation + open loop at 1,000 rps: JSON, table, PNG in .bench-results/; then the bridge microbenchmark
+bench: install ## All lanes (T B B(Rust only) D E A W TS), saturation + open loop at 1,000 rps: JSON, table, PNG in .bench-results/; then the bridge microbenchmark
 	$(PY) -m tooling.bench --out .bench-results
 	$(PY) tooling/bench/bridge_crossing.py
 

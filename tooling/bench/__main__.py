@@ -19,6 +19,12 @@ from .lanes import KEY, VALUE, Plan, run_all
 NOTES = [
     "T is tooling/bench/loadgen's bench_echo: tonic serving KeyValue.Get with a fixed "
     "256-byte value, no layers, the same runtime shape as the gateway, sent B's request bytes.",
+    "B(Rust only) is tooling/bench/loadgen's bench_gateway: the same engine "
+    "(prism_engine::server::Server), the core config `prism serve` derives for B's "
+    "namespace (memory backend, cache on) and B's request bytes, pinned to the same core, "
+    "without the Python interpreter, the plugin host and the admin client. Its peak VmHWM is "
+    "the Rust part's resident memory under load (the RSS target); B's RSS is the whole "
+    "gateway process.",
     "D uses the sqlite plugin with the cache off (a real Python-plugin Get, not a no-op "
     "plugin): it includes SQLite's read cost.",
     "Saturation: h2load reports min/mean/max/sd request time, not percentiles; its p50/p99 "
@@ -38,9 +44,9 @@ NOTES = [
     "INSERT ... ON CONFLICT DO NOTHING; NATS: a publish the server drops by Nats-Msg-Id; "
     "Kafka: the plugin's stored-events read, then no produce). events/s counts events "
     "submitted.",
-    "Server CPU is utime+stime of the server process (the gateway, or bench_echo for T) over "
-    "the run (warm-up included) divided by wall time and by the measured req/s; RSS is the "
-    "whole process (Rust and Python).",
+    "Server CPU is utime+stime of the server process (the gateway, bench_echo for T, "
+    "bench_gateway for B(Rust only)) over the run (warm-up included) divided by wall time and "
+    "by the measured req/s; RSS is that whole process (for the gateway: Rust and Python).",
 ]
 SMOKE_NOTE = "Smoke: W and TS lanes are skipped (no NATS or Kafka); E(PostgreSQL) has no open loop."
 

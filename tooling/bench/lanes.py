@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import direct, h2load, security, tools
+from .engine_only import EngineOnly
 from .proxy import Gateway, cpu_seconds, memory_kib, pin
 
 KEY = b"bench-key-".ljust(64, b"k")
@@ -160,10 +161,7 @@ def open_loop(plan: Plan, target: list[str]) -> Result:
 def get_lane(gw: Gateway, plan: Plan, namespace: str, with_open: bool) -> Result:
     """Preload the key, check a Get returns it, saturate with Get, then (optionally) the
     open-loop regime with the same request."""
-    gw.put(namespace, KEY, VALUE)
-    resp = gw.get(namespace, KEY)
-    if not resp.found or resp.item.value != VALUE:
-        raise RuntimeError(f"{namespace}: preloaded key not returned by Get")
+    gw.preload(namespace, KEY, VALUE)
     body = h2load.get_body(namespace, KEY)
     result = saturate(
         gw.pid, gw.address, h2load.GET_PATH, body, plan, f"get-{namespace}", gw.errors_total
@@ -187,10 +185,7 @@ def cache_hit_and_transport(gw: Gateway, plan: Plan, rounds: int) -> Result:
     tonic server (bench_echo) on the same core; each reports its median round. B then gets
     its open-loop run."""
     namespace = "bench-mem"
-    gw.put(namespace, KEY, VALUE)
-    resp = gw.get(namespace, KEY)
-    if not resp.found or resp.item.value != VALUE:
-        raise RuntimeError(f"{namespace}: preloaded key not returned by Get")
+    gw.preload(namespace, KEY, VALUE)
     body = h2load.get_body(namespace, KEY)
     echo = tools.Echo(plan.bin_dir, plan.gateway_core)
     b_runs: list[Result] = []
@@ -208,6 +203,38 @@ def cache_hit_and_transport(gw: Gateway, plan: Plan, rounds: int) -> Result:
     b["what"] = "Get, cache hit, memory backend"
     t["what"] = "Get on a bare tonic server, B's request bytes (transport ceiling)"
     return {"lanes": {"B": b, "T": t}}
+
+
+def rust_only_lane(gw: Gateway, plan: Plan, rounds: int) -> Result:
+    """Lane B(Rust only): B's namespace (memory backend, cache on), server settings and
+    request bytes, served by bench_gateway (the engine with no Python) on the gateway's core
+    and saturated like B, `rounds` times. Reports the median round, with the peak VmHWM
+    over all rounds: the Rust part's resident memory under B's load."""
+    namespace = "bench-mem"
+    config = [ns for ns in gw.namespaces if ns["name"] == namespace]
+    engine = EngineOnly(
+        plan.bin_dir, plan.workdir / "rust-only", config, plan.gateway_core, gw.server
+    )
+    try:
+        engine.preload(namespace, KEY, VALUE)
+        body = h2load.get_body(namespace, KEY)
+        runs = [
+            saturate(
+                engine.pid,
+                engine.address,
+                h2load.GET_PATH,
+                body,
+                plan,
+                "get-b-rust",
+                engine.errors_total,
+            )
+            for _ in range(rounds)
+        ]
+    finally:
+        engine.stop()
+    result = _median_round(runs)
+    result["proxy_rss_peak_mib"] = max(float(r["proxy_rss_peak_mib"]) for r in runs)
+    return result
 
 
 def redis_direct_lane(plan: Plan, redis_url: str) -> Result:
@@ -266,6 +293,11 @@ def read_steps(
             "B+T",
             "cache-hit Get and the bare tonic server, alternating",
             lambda: cache_hit_and_transport(gw, plan, 2 if plan.smoke else 3),
+        ),
+        (
+            "B(Rust only)",
+            "Get, cache hit, memory backend: B's config in the engine alone (bench_gateway)",
+            lambda: rust_only_lane(gw, plan, 2 if plan.smoke else 3),
         ),
         (
             "B(secured)",

@@ -58,8 +58,70 @@ def pin(pid: int, cores: str) -> None:
         )
 
 
+def gateway_config(server: dict[str, Any], namespaces: list[dict[str, Any]]) -> dict[str, Any]:
+    """The bench's `prism serve` config file (as a dict): `server` settings over the bench's
+    defaults, and the namespaces."""
+    return {"server": {"max_concurrency": 4096, **server}, "namespaces": namespaces}
+
+
+class GrpcServer:
+    """A server under test reached over raw gRPC: the probe and preload calls, and the count
+    of its gRPC error answers from its metrics endpoint."""
+
+    token: str | None = None  # bearer token for the probe, put and get calls
+
+    @property
+    def address(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def metrics_address(self) -> str:
+        raise NotImplementedError
+
+    def errors_total(self) -> int:
+        """Requests answered with a gRPC error so far (prism_request_errors_total): h2load
+        counts only HTTP failures, and a gRPC error travels in an HTTP 200."""
+        url = f"http://{self.metrics_address}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            text = resp.read().decode()
+        return sum(
+            int(float(line.rsplit(" ", 1)[1]))
+            for line in text.splitlines()
+            if line.startswith("prism_request_errors_total{")
+        )
+
+    def _call(self, path: str, request: bytes) -> bytes:
+        with grpc.insecure_channel(self.address) as channel:
+            call = channel.unary_unary(path, request_serializer=None, response_deserializer=None)
+            metadata = (("authorization", f"Bearer {self.token}"),) if self.token else None
+            return bytes(call(request, timeout=10, metadata=metadata))
+
+    def put(self, namespace: str, key: bytes, value: bytes) -> None:
+        req = keyvalue_pb2.PutRequest(namespace=namespace, key=key, value=value)
+        self._call(PUT_PATH, req.SerializeToString())
+
+    def get(self, namespace: str, key: bytes) -> keyvalue_pb2.GetResponse:
+        req = keyvalue_pb2.GetRequest(namespace=namespace, key=key)
+        resp = keyvalue_pb2.GetResponse()
+        resp.ParseFromString(self._call(GET_PATH, req.SerializeToString()))
+        return resp
+
+    def append(self, frame: bytes) -> timeseries_pb2.AppendResponse:
+        """Send one pre-encoded Append (a gRPC frame, as h2load sends it)."""
+        resp = timeseries_pb2.AppendResponse()
+        resp.ParseFromString(self._call(APPEND_PATH, frame[5:]))
+        return resp
+
+    def preload(self, namespace: str, key: bytes, value: bytes) -> None:
+        """Put `key`, then check a Get returns it."""
+        self.put(namespace, key, value)
+        resp = self.get(namespace, key)
+        if not resp.found or resp.item.value != value:
+            raise RuntimeError(f"{namespace}: preloaded key not returned by Get")
+
+
 @dataclass
-class Gateway:
+class Gateway(GrpcServer):
     workdir: Path
     namespaces: list[dict[str, Any]]
     core: int
@@ -75,6 +137,10 @@ class Gateway:
         return f"127.0.0.1:{self.port}"
 
     @property
+    def metrics_address(self) -> str:
+        return f"127.0.0.1:{self.metrics_port}"
+
+    @property
     def pid(self) -> int:
         assert self.proc is not None
         return self.proc.pid
@@ -85,13 +151,7 @@ class Gateway:
         data.mkdir(exist_ok=True)
         config = self.workdir / "prism.yaml"
         config.write_text(
-            yaml.safe_dump(
-                {
-                    "server": {"max_concurrency": 4096, **self.server},
-                    "namespaces": self.namespaces,
-                },
-                sort_keys=False,
-            )
+            yaml.safe_dump(gateway_config(self.server, self.namespaces), sort_keys=False)
         )
         self.port = free_port()
         self.metrics_port = free_port()
@@ -144,18 +204,6 @@ class Gateway:
         self.stop()
         raise RuntimeError(f"prism serve did not answer in {timeout:g} s: {self._log_tail()}")
 
-    def errors_total(self) -> int:
-        """Requests answered with a gRPC error so far (prism_request_errors_total): h2load
-        counts only HTTP failures, and a gRPC error travels in an HTTP 200."""
-        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
-        with urllib.request.urlopen(url, timeout=10) as resp:
-            text = resp.read().decode()
-        return sum(
-            int(float(line.rsplit(" ", 1)[1]))
-            for line in text.splitlines()
-            if line.startswith("prism_request_errors_total{")
-        )
-
     def _log_tail(self) -> str:
         """The end of the server log: the run's temp folder is gone by the time anyone looks."""
         try:
@@ -172,25 +220,3 @@ class Gateway:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
-
-    def _call(self, path: str, request: bytes) -> bytes:
-        with grpc.insecure_channel(self.address) as channel:
-            call = channel.unary_unary(path, request_serializer=None, response_deserializer=None)
-            metadata = (("authorization", f"Bearer {self.token}"),) if self.token else None
-            return bytes(call(request, timeout=10, metadata=metadata))
-
-    def put(self, namespace: str, key: bytes, value: bytes) -> None:
-        req = keyvalue_pb2.PutRequest(namespace=namespace, key=key, value=value)
-        self._call(PUT_PATH, req.SerializeToString())
-
-    def get(self, namespace: str, key: bytes) -> keyvalue_pb2.GetResponse:
-        req = keyvalue_pb2.GetRequest(namespace=namespace, key=key)
-        resp = keyvalue_pb2.GetResponse()
-        resp.ParseFromString(self._call(GET_PATH, req.SerializeToString()))
-        return resp
-
-    def append(self, frame: bytes) -> timeseries_pb2.AppendResponse:
-        """Send one pre-encoded Append (a gRPC frame, as h2load sends it)."""
-        resp = timeseries_pb2.AppendResponse()
-        resp.ParseFromString(self._call(APPEND_PATH, frame[5:]))
-        return resp

@@ -1,6 +1,7 @@
 """The Rust bench tools (tooling/bench/loadgen): built by cargo, then run pinned.
 
 - `bench_echo`: lane T, a bare tonic KeyValue server (Get answers a fixed 256-byte value).
+- `bench_gateway`: lane B(Rust only), the engine with no Python (run by engine_only.py).
 - `bench_openloop`: the fixed-offered-load regime, latency from each request's intended
   send time (corrected for coordinated omission), one JSON object on stdout.
 """

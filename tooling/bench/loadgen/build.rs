@@ -1,6 +1,6 @@
 //! Compiles the KeyValue proto (client and server) from the repository's proto/ folder.
-//! Only the public API is compiled: the bench tools must not depend on the engine crate, so
-//! they keep building while the engine is being changed.
+//! Only the public API is compiled: bench_echo and bench_openloop use no engine code, so lane
+//! T and the load generator measure tonic alone (bench_gateway links the engine itself).
 
 use std::{env, path::PathBuf};
 
