@@ -75,6 +75,31 @@ def stack_up(names: list[str]) -> dict[str, str]:
     return env
 
 
+def stack_running(names: list[str]) -> list[str]:
+    """The servers of `names` that are up now (the stack's recorded pid is alive)."""
+    up = []
+    for name in names:
+        pid = stack_pid(name)
+        if pid is None:
+            continue
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            continue
+        up.append(name)
+    return up
+
+
+def stack_restore(started: list[str], was_up: list[str]) -> None:
+    """Stop what the bench started: the whole stack (and its data dir) when nothing was
+    running before, else only the servers it added, leaving the user's ones running."""
+    run = [sys.executable, "-m", "tooling.stack"]
+    if not started:
+        return
+    cmd = [*run, "down"] if not was_up else [*run, "stop", *started]
+    subprocess.run(cmd, cwd=REPO, check=False, capture_output=True, timeout=300)
+
+
 def stack_pid(name: str) -> int | None:
     root = Path(os.environ.get("PRISM_STACK_DIR", REPO / ".prism-stack"))
     try:
@@ -369,9 +394,18 @@ def _summary(lane: Result, plan: Plan) -> str:
 
 
 def run_all(plan: Plan, log: Callable[[str], None]) -> dict[str, Result]:
-    log(f"stack up: {','.join(plan.stack)} ...")
-    env = stack_up(plan.stack)
-    direct.pgbench_init(env["PRISM_POSTGRES_URL"])
+    was_up = stack_running(plan.stack)
+    started = [name for name in plan.stack if name not in was_up]
+    log(f"stack up: {','.join(plan.stack)} (starting: {','.join(started) or 'none'}) ...")
+    try:
+        env = stack_up(plan.stack)
+        direct.pgbench_init(env["PRISM_POSTGRES_URL"])
+        return _run_lanes(plan, env, log)
+    finally:
+        stack_restore(started, was_up)
+
+
+def _run_lanes(plan: Plan, env: dict[str, str], log: Callable[[str], None]) -> dict[str, Result]:
     gw = Gateway(plan.workdir / "gateway", namespaces(env, not plan.smoke), plan.gateway_core)
     gw.start(timeout=120)
     lanes: dict[str, Result] = {}
