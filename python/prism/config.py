@@ -130,12 +130,15 @@ class Config:
 def core_namespaces(
     namespaces: Iterable[NamespaceConfig],
     capabilities: Mapping[str, Mapping[str, list[str]]] | None = None,
+    native_reads: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Namespaces as the Rust core reads them, with full limits and the cache policy;
     `capabilities` (namespace -> pattern -> claimed capabilities) comes from the backend
     plugins, and namespaces without an entry support everything. Backend config stays
-    on the Python side."""
+    on the Python side, except `native_reads` (namespace -> entry): where the core reads
+    a plugin's data itself (ADR-003; e.g. the redis plugin's `native_reads()`)."""
     capabilities = capabilities or {}
+    native_reads = native_reads or {}
     entries = []
     for ns in namespaces:
         entry: dict[str, Any] = {
@@ -152,6 +155,8 @@ def core_namespaces(
             entry["schema"] = asdict(ns.schema)
         if ns.name in capabilities:
             entry["capabilities"] = {p: list(c) for p, c in capabilities[ns.name].items()}
+        if ns.name in native_reads:
+            entry["native_reads"] = dict(native_reads[ns.name])
         entries.append(entry)
     return entries
 

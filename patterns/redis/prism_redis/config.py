@@ -43,6 +43,11 @@ class RedisConfig:
     #: Approximate length cap of each series' arrival stream (XADD MAXLEN ~); 0 disables
     #: the stream (queries never read it, see README).
     stream_maxlen: int = 10_000
+    #: Gets are answered by the Rust core over its own connection (same hashes, same
+    #: `get` script, so no staleness); writes, scans and TimeSeries stay in the plugin.
+    #: Only for plain `redis://` URLs without a query string: `rediss://` (TLS) and
+    #: `unix://` namespaces always read through the plugin.
+    native_reads: bool = True
 
     def prefix_for(self, namespace: str) -> str:
         return self.key_prefix or default_prefix(namespace)
@@ -81,6 +86,7 @@ class RedisConfig:
             connect_timeout_s=_number(raw, "connect_timeout_s", 2.0),
             purge_interval_s=_number(raw, "purge_interval_s", 30.0),
             stream_maxlen=_int(raw, "stream_maxlen", 10_000, minimum=0),
+            native_reads=_bool(raw, "native_reads", True),
         )
 
 
@@ -90,6 +96,13 @@ def _int(raw: Mapping[str, Any], name: str, default: int, *, minimum: int) -> in
         raise ConfigError(
             f"redis config field '{name}' must be an integer >= {minimum}, got {value!r}"
         )
+    return value
+
+
+def _bool(raw: Mapping[str, Any], name: str, default: bool) -> bool:
+    value = raw.get(name, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"redis config field '{name}' must be true or false, got {value!r}")
     return value
 
 

@@ -29,7 +29,7 @@ from redis import exceptions as rx
 from redis.asyncio import Redis
 
 from prism_redis import health as health_check
-from prism_redis import metadata, scripts
+from prism_redis import metadata, native, scripts
 from prism_redis.config import RedisConfig
 from prism_redis.errors import map_error
 from prism_redis.keyspace import Keyspace
@@ -93,6 +93,11 @@ class RedisPlugin(KeyValueBackend, TimeSeriesBackend):
         if self._client is not None:
             client, self._client, self._kv, self._ts = self._client, None, None, None
             await client.aclose()
+
+    def native_reads(self) -> dict[str, Any] | None:
+        """Where the Rust core reads this namespace's items itself (native.py); None:
+        gets go through this plugin."""
+        return native.native_reads(self.config, self.namespace)
 
     async def health(self) -> bool:
         return await health_check.check(self._client)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any
 
 from redis import exceptions as rx
@@ -163,15 +164,10 @@ return {m, redis.call('HMGET', KEYS[2], unpack(m))}
 """
 
 
-# One round trip for a batch of gets: the three fields of every item hash, in KEYS order
-# (absent fields come back as nil).
-GET = """#!lua flags=no-writes
-local out = {}
-for i, k in ipairs(KEYS) do
-  out[i] = redis.call('HMGET', k, 'val', 'ver', 'exp')
-end
-return out
-"""
+# One round trip for a batch of gets. The source lives in lua/get.lua because the Rust
+# core's native reads (proxy/engine/src/backend/redis) compile in the same file: one text,
+# one SHA1, so the two sides cannot drift.
+GET = resources.files("prism_redis").joinpath("lua", "get.lua").read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
+use crate::backend::redis::RedisReads;
 use crate::backend::{Backend, MemoryBackend};
 use crate::bridge::{BridgeQueue, BridgedBackend};
 use crate::call::Pattern;
-use crate::config::{CachePolicy, KeysConfig, Limits, NamespaceConfig};
+use crate::config::{CachePolicy, KeysConfig, Limits, NamespaceConfig, NativeReads};
 use crate::identity::Identity;
 use crate::page_token::stable_hash;
 use crate::pii::{MasterKey, PiiCodec};
@@ -40,6 +41,8 @@ pub struct Namespace {
     pub audit_required: bool,
     /// The bound schema with its unwrapped data keys (ADR-011); `None`: values are opaque.
     pub pii: Option<Arc<PiiCodec>>,
+    /// Where gets are read natively (ADR-003); a change rebuilds the backend.
+    pub native_reads: Option<NativeReads>,
 }
 
 impl std::fmt::Debug for Namespace {
@@ -148,7 +151,9 @@ impl Registry {
         let old = self.table.load();
         let mut next = HashMap::with_capacity(configs.len());
         for config in configs {
-            let previous = old.get(&config.name).filter(|ns| ns.backend_kind == config.backend);
+            let previous = old
+                .get(&config.name)
+                .filter(|ns| ns.backend_kind == config.backend && ns.native_reads == config.native_reads);
             let backend = match previous {
                 Some(ns) => ns.backend.clone(),
                 None => self.make_backend(config)?,
@@ -184,6 +189,7 @@ impl Registry {
                 rate,
                 audit_required: config.audit_required,
                 pii,
+                native_reads: config.native_reads.clone(),
             };
             next.insert(config.name.clone(), Arc::new(namespace));
         }
@@ -196,7 +202,15 @@ impl Registry {
             return Ok(Arc::new(MemoryBackend::new()));
         }
         match &self.bridge {
-            Some(queue) => Ok(Arc::new(BridgedBackend::new(&config.backend, &config.name, queue.clone()))),
+            Some(queue) => {
+                let bridged: Arc<dyn Backend> =
+                    Arc::new(BridgedBackend::new(&config.backend, &config.name, queue.clone()));
+                match &config.native_reads {
+                    // Gets read natively, everything else through the plugin.
+                    Some(native) => Ok(Arc::new(RedisReads::wrap(bridged, native, &config.name)?)),
+                    None => Ok(bridged),
+                }
+            }
             None => Err(crate::PrismError::invalid(
                 "backend",
                 format!(

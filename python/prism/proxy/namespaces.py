@@ -88,11 +88,31 @@ def claimed_capabilities(
     return claims
 
 
+def native_reads(
+    namespaces: Iterable[NamespaceConfig], plugins: Mapping[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """Per plugin-backed namespace whose plugin offers one (`native_reads()`, e.g. redis),
+    where the core reads the data itself instead of calling the plugin (ADR-003)."""
+    entries: dict[str, dict[str, Any]] = {}
+    for ns in namespaces:
+        offer = getattr(plugins.get(ns.name), "native_reads", None)
+        entry = offer() if callable(offer) else None
+        if entry is not None:
+            entries[ns.name] = dict(entry)
+    return entries
+
+
 def core_namespaces_json(namespaces: Iterable[NamespaceConfig], plugins: Mapping[str, Any]) -> str:
-    """The list `prism._core.Proxy.update_namespaces` takes, with the capabilities
-    claimed by `plugins` (the same entries `Config.to_core_json` sends at start)."""
+    """The list `prism._core.Proxy.update_namespaces` takes (and the core is started
+    with), with the capabilities claimed by `plugins` and their native read paths."""
     namespaces = tuple(namespaces)
-    return json.dumps(core_namespaces(namespaces, claimed_capabilities(namespaces, plugins)))
+    return json.dumps(
+        core_namespaces(
+            namespaces,
+            claimed_capabilities(namespaces, plugins),
+            native_reads(namespaces, plugins),
+        )
+    )
 
 
 def needs_new_plugin(old: NamespaceConfig | None, new: NamespaceConfig) -> bool:

@@ -4,6 +4,7 @@
 //! namespace.
 
 mod memory;
+pub mod redis;
 mod types;
 
 pub use memory::MemoryBackend;

@@ -80,6 +80,35 @@ pub struct NamespaceConfig {
     /// A message type bound to the values, with its PII fields' data keys.
     #[serde(default)]
     pub schema: Option<SchemaBinding>,
+    /// Where the core reads the plugin's data itself (ADR-003): set by plugins that
+    /// offer it (redis); `None`: every call goes through the plugin.
+    #[serde(default)]
+    pub native_reads: Option<NativeReads>,
+}
+
+/// A plugin's offer to have its KeyValue gets answered by the core (`backend::redis`).
+/// The URL may carry a password: `Debug` redacts it and nothing logs it.
+#[derive(Clone, PartialEq, Deserialize)]
+pub struct NativeReads {
+    /// Which native reader: "redis".
+    pub kind: String,
+    pub url: String,
+    /// The prefix of every key of the namespace (the plugin's effective prefix).
+    pub key_prefix: String,
+    pub connect_timeout_ms: u64,
+    pub socket_timeout_ms: u64,
+}
+
+impl std::fmt::Debug for NativeReads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NativeReads")
+            .field("kind", &self.kind)
+            .field("url", &"<redacted>")
+            .field("key_prefix", &self.key_prefix)
+            .field("connect_timeout_ms", &self.connect_timeout_ms)
+            .field("socket_timeout_ms", &self.socket_timeout_ms)
+            .finish()
+    }
 }
 
 /// Read-cache policy; zero sizes and TTL mean the defaults (10,000 entries,

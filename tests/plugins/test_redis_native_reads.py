@@ -1,0 +1,254 @@
+"""Native Redis reads (ADR-003): gets of a redis namespace are answered by the Rust core
+over its own connection, with the plugin's own `get` script on the plugin's own hashes.
+
+The proof that the core, not the plugin, reads: the core names its connection
+`prism-core-reads:<namespace>` (CLIENT SETNAME), and it sees a change made directly in
+Redis at once (the same hashes: no staleness), with the plugin's semantics (an `exp`
+in the past is a miss even before Redis evicts the hash). With `native_reads: false`
+the namespace works the same through the plugin, and the core opens no connection.
+A live config change through the admin (native reads switched off) reaches the core
+without a restart. The offer itself (`native_reads()`) and its config field are checked
+without a server.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from helpers.server import ServerProcess
+from prism.client import PrismClient
+from prism.errors import ConfigError
+from prism.proxy.namespaces import native_reads
+from prism_redis import RedisPlugin
+from redis import Redis
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def core_clients(r: Redis, namespace: str) -> list[dict[str, Any]]:
+    """The core's connections for `namespace` (CLIENT LIST, by the name it sets)."""
+    name = f"prism-core-reads:{namespace}"
+    return [c for c in r.client_list() if c.get("name") == name]
+
+
+@pytest.fixture
+def redis_url(backend_stack: dict[str, str]) -> str:
+    url = os.environ.get("PRISM_REDIS_URL")
+    assert url, "backend_stack did not export PRISM_REDIS_URL: is redis in claims.yaml?"
+    return url
+
+
+@pytest.fixture
+def redis(redis_url: str) -> Iterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def gateway(
+    server_factory: Callable[..., ServerProcess], redis_url: str, redis: Redis
+) -> Iterator[tuple[PrismClient, str, str]]:
+    """A gateway with two redis namespaces: native reads on (the default) and off."""
+    tag = uuid.uuid4().hex[:8]
+    native, plugin = f"nat{tag}", f"plg{tag}"
+    proc = server_factory(
+        [
+            {
+                "name": native,
+                "patterns": ["keyvalue"],
+                "backend": "redis",
+                "config": {"url": redis_url},
+            },
+            {
+                "name": plugin,
+                "patterns": ["keyvalue"],
+                "backend": "redis",
+                "config": {"url": redis_url, "native_reads": False},
+            },
+        ]
+    )
+    with PrismClient(proc.address, timeout=5.0, retries=0) as client:
+        yield client, native, plugin
+    for ns in (native, plugin):
+        keys = list(redis.scan_iter(match=f"prism:{ns}:*", count=1000))
+        if keys:
+            redis.unlink(*keys)
+
+
+def test_gets_are_read_by_the_core_with_the_plugins_semantics(
+    gateway: tuple[PrismClient, str, str], redis: Redis
+) -> None:
+    client, native, _ = gateway
+    kv = client.kv(native)
+    version = kv.put(b"k", b"through the gateway")
+    item = kv.get(b"k")
+    assert item is not None and (item.value, item.version) == (b"through the gateway", version)
+    (conn,) = core_clients(redis, native)
+    assert conn["cmd"] in ("evalsha", "eval"), conn  # its last command: the get script
+
+    # Written behind the gateway's back, seen by the very next get: the same hash.
+    hash_key = f"prism:{native}:kv:k"
+    redis.hset(hash_key, mapping={"val": b"changed in redis", "exp": now_ms() + 60_000})
+    item = kv.get(b"k")
+    assert item is not None and (item.value, item.version) == (b"changed in redis", version)
+    assert item.expires_at is not None
+    # An `exp` in the past is a miss even though the hash is still there (the plugin's
+    # rule, `exp <= now`), as is a hash without `ver`.
+    redis.hset(hash_key, "exp", now_ms() - 1)
+    assert kv.get(b"k") is None
+    redis.hdel(hash_key, "exp", "ver")
+    assert kv.get(b"k") is None
+    # Duplicates in one batch are each answered.
+    kv.put(b"a", b"A")
+    found = kv.batch_get([b"a", b"a", b"missing"])
+    assert set(found) == {b"a"} and found[b"a"].value == b"A"
+
+
+def test_the_core_reconnects_after_its_connection_is_killed(
+    gateway: tuple[PrismClient, str, str], redis: Redis
+) -> None:
+    client, native, _ = gateway
+    kv = client.kv(native)
+    kv.put(b"k", b"v")
+    assert kv.get(b"k") is not None
+    (before,) = core_clients(redis, native)
+    redis.execute_command("CLIENT", "KILL", "ID", before["id"])
+    # The next get may still meet the dying connection (UNAVAILABLE, retryable); one
+    # after that reconnects, without restarting anything.
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            item = kv.get(b"k")
+            break
+        except Exception as exc:
+            assert "unavailable" in type(exc).__name__.lower(), repr(exc)
+            assert time.monotonic() < deadline, f"no reconnect within 5 s: {exc!r}"
+            time.sleep(0.05)
+    assert item is not None and item.value == b"v"
+    (after,) = core_clients(redis, native)
+    assert after["id"] != before["id"]
+
+
+def test_with_native_reads_off_the_plugin_reads(
+    gateway: tuple[PrismClient, str, str], redis: Redis
+) -> None:
+    client, _, plugin = gateway
+    kv = client.kv(plugin)
+    version = kv.put(b"k", b"v")
+    item = kv.get(b"k")
+    assert item is not None and (item.value, item.version) == (b"v", version)
+    redis.hset(f"prism:{plugin}:kv:k", "exp", now_ms() - 1)
+    assert kv.get(b"k") is None
+    assert core_clients(redis, plugin) == []
+
+
+def test_a_live_change_switches_the_read_path_without_a_restart(
+    server_factory: Callable[..., ServerProcess], redis_url: str, redis: Redis
+) -> None:
+    proc = server_factory([{"name": "base", "patterns": ["keyvalue"], "backend": "memory"}])
+    name = f"live{uuid.uuid4().hex[:8]}"
+    spec = {
+        "name": name,
+        "patterns": ["keyvalue"],
+        "backend": "redis",
+        "config": {"url": redis_url},
+    }
+    headers = {"Authorization": f"Bearer {proc.admin_token}"}
+    try:
+        with (
+            httpx.Client(base_url=proc.wait_admin(), headers=headers, timeout=30) as admin,
+            PrismClient(proc.address, timeout=5.0, retries=0) as client,
+        ):
+            assert admin.post("/v1/namespaces", json=spec).status_code == 201
+            kv = client.kv(name)
+            eventually(lambda: kv.put(b"k", b"v") > 0, "the new namespace is served")
+            assert kv.get(b"k") is not None and len(core_clients(redis, name)) == 1
+
+            current = admin.get(f"/v1/namespaces/{name}").json()
+            current["spec"]["config"]["native_reads"] = False
+            update = {"spec": current["spec"], "version": current["version"]}
+            assert admin.put(f"/v1/namespaces/{name}", json=update).status_code == 200
+            # The core drops its reader (and closes its connection) with the old table.
+            eventually(lambda: core_clients(redis, name) == [], "the core's connection closes")
+            item = kv.get(b"k")
+            assert item is not None and item.value == b"v"
+            assert core_clients(redis, name) == []  # read through the plugin
+    finally:
+        keys = list(redis.scan_iter(match=f"prism:{name}:*", count=1000))
+        if keys:
+            redis.unlink(*keys)
+
+
+def eventually(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if check():
+                return
+            last: object = "false"
+        except Exception as exc:
+            last = exc
+        assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f} s ({last!r})"
+        time.sleep(0.05)
+
+
+def test_the_plugin_offers_native_reads_only_for_plain_tcp() -> None:
+    def offer(url: str, **config: Any) -> dict[str, Any] | None:
+        return RedisPlugin("ns1", {"url": url, **config}).native_reads()
+
+    entry = offer("redis://u:pw@127.0.0.1:6380/2", key_prefix="app:", socket_timeout_s=0.5)
+    assert entry == {
+        "kind": "redis",
+        "url": "redis://u:pw@127.0.0.1:6380/2",
+        "key_prefix": "app:",
+        "connect_timeout_ms": 2000,
+        "socket_timeout_ms": 500,
+    }
+    assert offer("redis://h:1/0")["key_prefix"] == "prism:ns1:"  # type: ignore[index]
+    assert offer("redis://h:1/0", native_reads=False) is None
+    assert offer("rediss://h:1/0") is None  # TLS: through the plugin
+    assert offer("unix:///run/redis.sock") is None
+    assert offer("redis://h:1/0?protocol=3") is None  # options only redis-py knows
+    with pytest.raises(ConfigError, match="native_reads"):
+        offer("redis://h:1/0", native_reads="yes")
+
+
+def test_the_core_namespace_entry_carries_the_offer() -> None:
+    from prism.config import NamespaceConfig
+
+    ns = NamespaceConfig(name="ns1", patterns=("keyvalue",), backend="redis")
+    plugins = {"ns1": RedisPlugin("ns1", {"url": "redis://h:1/0"})}
+    assert native_reads([ns], plugins)["ns1"]["url"] == "redis://h:1/0"
+    off = {"ns1": RedisPlugin("ns1", {"url": "redis://h:1/0", "native_reads": False})}
+    assert native_reads([ns], off) == {}
+
+
+def test_the_engines_own_redis_read_tests_pass_against_the_stack(redis_url: str) -> None:
+    """proxy/engine/tests/redis_reads.rs: the server-dependent cases are #[ignore]d in the
+    plain `cargo test` (it runs before the stack is up); here they run against it."""
+    repo = Path(__file__).resolve().parents[2]
+    run = subprocess.run(
+        ["cargo", "test", "--workspace", "--quiet", "--test", "redis_reads", "--", "--ignored"],
+        cwd=repo,
+        env={**os.environ, "PRISM_TEST_REDIS_URL": redis_url},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    passed = re.search(r"test result: ok\. (\d+) passed; 0 failed; 0 ignored", run.stdout)
+    assert passed and int(passed.group(1)) >= 6, run.stdout[-2000:]
