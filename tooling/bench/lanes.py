@@ -121,6 +121,10 @@ def namespaces(env: dict[str, str], with_ts: bool) -> list[dict[str, Any]]:
         _kv("bench-mem", "memory", None, True),
         _kv("bench-lite", "sqlite", None, False),
         _kv("bench-redis", "redis", {"url": env["PRISM_REDIS_URL"]}, False),
+        # The same data through the plugin's own get (native reads off), for comparison.
+        _kv(
+            "bench-redis-py", "redis", {"url": env["PRISM_REDIS_URL"], "native_reads": False}, False
+        ),
         _kv("bench-pg", "postgres", {"url": env["PRISM_POSTGRES_URL"]}, False),
     ]
     if with_ts:
@@ -338,8 +342,13 @@ def read_steps(
         ),
         (
             "E(Redis)",
-            "Get via redis plugin, cache off",
+            "Get of a redis namespace, read natively by the core (ADR-003), cache off",
             lambda: _pinned("redis", g, lambda: get_lane(gw, plan, "bench-redis", True)),
+        ),
+        (
+            "E(Redis, plugin)",
+            "Get via the redis plugin (native_reads: false), cache off",
+            lambda: _pinned("redis", g, lambda: get_lane(gw, plan, "bench-redis-py", False)),
         ),
         (
             "A(Redis)",
