@@ -122,3 +122,9 @@ def test_the_security_target_is_judged_on_capacity_not_wall_clock() -> None:
     secured["capacity_ratio"] = 0.8
     checks = {t.name: t for t in report.targets({"B(secured)": secured})}
     assert checks["B(secured) >= 0.9 x B (issue 5)"].status == "FAIL"
+
+
+def test_the_no_token_comparison_is_reported_beside_the_security_target() -> None:
+    secured = {"rps": 20_000.0, "capacity_ratio": 0.95, "capacity_ratio_vs_no_token": 0.912}
+    lines = [report.figure_line(f) for f in report.figures({"B(secured)": secured})]
+    assert any("no token" in line and "0.912 x" in line for line in lines), lines
