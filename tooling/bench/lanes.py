@@ -205,6 +205,7 @@ def _median_round(runs: list[Result]) -> Result:
     round's rate kept."""
     chosen = dict(sorted(runs, key=lambda r: float(r["rps"]))[(len(runs) - 1) // 2])
     chosen["rounds_rps"] = [r["rps"] for r in runs]
+    chosen["rounds_cpu_us_per_req"] = [r.get("proxy_cpu_us_per_req") for r in runs]
     return chosen
 
 
