@@ -25,8 +25,9 @@ NOTES = [
     "without the Python interpreter, the plugin host and the admin client. Its peak VmHWM is "
     "the Rust part's resident memory under load (the RSS target); B's RSS is the whole "
     "gateway process.",
-    "D uses the sqlite plugin with the cache off (a real Python-plugin Get, not a no-op "
-    "plugin): it includes SQLite's read cost.",
+    "D is a Get through tooling/bench/noop_plugin (a KeyValue plugin whose store is a Python "
+    "dict, visible to the bench's gateway only): the bridge's cost with no backend behind it. "
+    "E(SQLite) is the same Get through the sqlite plugin.",
     "Saturation: h2load reports min/mean/max/sd request time, not percentiles; its p50/p99 "
     "columns come only from redis-benchmark.",
     "Open loop: bench_openloop sends at fixed intended times (a pacer thread, 1 us timer "

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import direct, h2load, security, tools
+from . import direct, h2load, noop, security, tools
 from .engine_only import EngineOnly
 from .proxy import Gateway, cpu_seconds, memory_kib, pin
 
@@ -119,6 +119,7 @@ def _kv(name: str, backend: str, config: dict[str, Any] | None, cache: bool) -> 
 def namespaces(env: dict[str, str], with_ts: bool) -> list[dict[str, Any]]:
     out = [
         _kv("bench-mem", "memory", None, True),
+        _kv("bench-noop", noop.BACKEND, None, False),
         _kv("bench-lite", "sqlite", None, False),
         _kv("bench-redis", "redis", {"url": env["PRISM_REDIS_URL"]}, False),
         # The same data through the plugin's own get (native reads off), for comparison.
@@ -338,8 +339,13 @@ def read_steps(
         ),
         (
             "D",
-            "Get via Python bridge: sqlite plugin, cache off",
-            lambda: get_lane(gw, plan, "bench-lite", True),
+            "Get via the Python bridge: a no-op plugin (a dict), cache off",
+            lambda: get_lane(gw, plan, "bench-noop", True),
+        ),
+        (
+            "E(SQLite)",
+            "Get via sqlite plugin, cache off",
+            lambda: get_lane(gw, plan, "bench-lite", False),
         ),
         (
             "E(Redis)",
@@ -416,7 +422,12 @@ def run_all(plan: Plan, log: Callable[[str], None]) -> dict[str, Result]:
 
 
 def _run_lanes(plan: Plan, env: dict[str, str], log: Callable[[str], None]) -> dict[str, Result]:
-    gw = Gateway(plan.workdir / "gateway", namespaces(env, not plan.smoke), plan.gateway_core)
+    gw = Gateway(
+        plan.workdir / "gateway",
+        namespaces(env, not plan.smoke),
+        plan.gateway_core,
+        env=noop.gateway_env(plan.workdir),
+    )
     gw.start(timeout=120)
     lanes: dict[str, Result] = {}
     steps = read_steps(gw, plan, env, log) + ([] if plan.smoke else write_steps(gw, plan))
