@@ -33,6 +33,13 @@ class PostgresConfig:
     connect_timeout_s: float = 2.0
     #: Seconds between deletes of expired KeyValue rows (reads hide them anyway).
     purge_interval_s: float = 30.0
+    #: Let the Rust core answer KeyValue gets itself, over its own connections, with this
+    #: plugin's get statement (ADR-003; native.py). Only for URLs the core can use: a TCP
+    #: host and a user in the URL, no TLS (no `sslmode=require`/`verify-*`), no options
+    #: beyond `sslmode=disable|prefer`, `connect_timeout` and `application_name`, and no
+    #: password left to libpq's environment or password file. Other URLs read through the
+    #: plugin whatever this says.
+    native_reads: bool = True
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any]) -> PostgresConfig:
@@ -64,6 +71,7 @@ class PostgresConfig:
             statement_timeout_ms=_int(raw, "statement_timeout_ms", 10_000, minimum=0),
             connect_timeout_s=_positive(raw, "connect_timeout_s", 2.0),
             purge_interval_s=_positive(raw, "purge_interval_s", 30.0),
+            native_reads=_bool(raw, "native_reads", True),
         )
 
 
@@ -81,3 +89,10 @@ def _positive(raw: Mapping[str, Any], name: str, default: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise ConfigError(f"postgres config field '{name}' must be a number > 0, got {value!r}")
     return float(value)
+
+
+def _bool(raw: Mapping[str, Any], name: str, default: bool) -> bool:
+    value = raw.get(name, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"postgres config field '{name}' must be true or false, got {value!r}")
+    return value

@@ -26,7 +26,7 @@ from prism.plugins.api import (
 from prism.plugins.periodic import Periodic
 
 from prism_postgres import health as health_check
-from prism_postgres import metadata
+from prism_postgres import metadata, native
 from prism_postgres.config import PostgresConfig
 from prism_postgres.db import Database
 from prism_postgres.keyvalue import KeyValueStore
@@ -77,6 +77,11 @@ class PostgresPlugin(KeyValueBackend, TimeSeriesBackend):
         if self._db is not None:
             db, self._db, self._kv, self._ts = self._db, None, None, None
             await db.close()
+
+    def native_reads(self) -> dict[str, Any] | None:
+        """Where the Rust core reads this namespace's items itself (native.py); None:
+        gets go through this plugin."""
+        return native.native_reads(self.config, self.namespace)
 
     async def health(self) -> bool:
         return await health_check.check(self._db)

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use crate::backend::redis::RedisReads;
 use crate::backend::{Backend, MemoryBackend};
 use crate::bridge::{BridgeQueue, BridgedBackend};
 use crate::call::Pattern;
@@ -207,7 +206,7 @@ impl Registry {
                     Arc::new(BridgedBackend::new(&config.backend, &config.name, queue.clone()));
                 match &config.native_reads {
                     // Gets read natively, everything else through the plugin.
-                    Some(native) => Ok(Arc::new(RedisReads::wrap(bridged, native, &config.name)?)),
+                    Some(native) => crate::backend::native::wrap(bridged, native, &config.name),
                     None => Ok(bridged),
                 }
             }

@@ -37,6 +37,7 @@ fn native(url: &str, prefix: &str, socket_timeout_ms: u64) -> NativeReads {
         key_prefix: prefix.into(),
         connect_timeout_ms: 1000,
         socket_timeout_ms,
+        table: None,
     }
 }
 

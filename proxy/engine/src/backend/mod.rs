@@ -4,6 +4,8 @@
 //! namespace.
 
 mod memory;
+pub mod native;
+pub mod postgres;
 pub mod redis;
 mod types;
 

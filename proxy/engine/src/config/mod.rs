@@ -86,17 +86,21 @@ pub struct NamespaceConfig {
     pub native_reads: Option<NativeReads>,
 }
 
-/// A plugin's offer to have its KeyValue gets answered by the core (`backend::redis`).
+/// A plugin's offer to have its KeyValue gets answered by the core (`backend::redis`,
+/// `backend::postgres`).
 /// The URL may carry a password: `Debug` redacts it and nothing logs it.
 #[derive(Clone, PartialEq, Deserialize)]
 pub struct NativeReads {
-    /// Which native reader: "redis".
+    /// Which native reader: "redis" or "postgres".
     pub kind: String,
     pub url: String,
     /// The prefix of every key of the namespace (the plugin's effective prefix).
     pub key_prefix: String,
     pub connect_timeout_ms: u64,
     pub socket_timeout_ms: u64,
+    /// The already-quoted name of the namespace's KeyValue table ("postgres" only).
+    #[serde(default)]
+    pub table: Option<String>,
 }
 
 impl std::fmt::Debug for NativeReads {
@@ -107,6 +111,7 @@ impl std::fmt::Debug for NativeReads {
             .field("key_prefix", &self.key_prefix)
             .field("connect_timeout_ms", &self.connect_timeout_ms)
             .field("socket_timeout_ms", &self.socket_timeout_ms)
+            .field("table", &self.table)
             .finish()
     }
 }
