@@ -127,6 +127,12 @@ def namespaces(env: dict[str, str], with_ts: bool) -> list[dict[str, Any]]:
             "bench-redis-py", "redis", {"url": env["PRISM_REDIS_URL"], "native_reads": False}, False
         ),
         _kv("bench-pg", "postgres", {"url": env["PRISM_POSTGRES_URL"]}, False),
+        _kv(
+            "bench-pg-py",
+            "postgres",
+            {"url": env["PRISM_POSTGRES_URL"], "native_reads": False},
+            False,
+        ),
     ]
     if with_ts:
         configs = {
@@ -364,8 +370,13 @@ def read_steps(
         ),
         (
             "E(PostgreSQL)",
-            "Get via postgres plugin, cache off",
+            "Get of a postgres namespace, read natively by the core (ADR-003), cache off",
             lambda: _pinned("postgres", g, lambda: get_lane(gw, plan, "bench-pg", False)),
+        ),
+        (
+            "E(PostgreSQL, plugin)",
+            "Get via the postgres plugin (native_reads: false), cache off",
+            lambda: _pinned("postgres", g, lambda: get_lane(gw, plan, "bench-pg-py", False)),
         ),
         (
             "A(PostgreSQL)",
