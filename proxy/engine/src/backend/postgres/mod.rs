@@ -9,7 +9,8 @@
 //!
 //! - `client`: the connections, the prepared get, reconnects and timeouts;
 //! - `errors`: failures as the plugin's statuses;
-//! - `reads`: the `Backend` wrapper and the coalescing of concurrent gets.
+//! - `reads`: the `RowReader` (one get statement per read, rows placed by key);
+//!   `backend::native` coalesces gets into its reads and wraps the bridged backend.
 
 mod client;
 mod errors;
@@ -19,9 +20,10 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use reads::{PostgresReads, ReadStats};
+pub use reads::{PostgresReads, PostgresRows};
 use tokio_postgres::config::SslMode;
 
+pub use crate::backend::native::ReadStats;
 use crate::backend::Backend;
 use crate::config::NativeReads;
 use crate::PrismError;
@@ -81,7 +83,7 @@ impl PostgresReads {
             Duration::from_millis(config.connect_timeout_ms),
             Duration::from_millis(config.socket_timeout_ms),
         );
-        Ok(Self::new(inner, client))
+        Ok(Self::new(inner, PostgresRows { client }))
     }
 }
 

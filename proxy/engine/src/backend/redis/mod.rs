@@ -11,7 +11,8 @@
 //! - `connection`: one multiplexed connection, replies resolved in FIFO order;
 //! - `client`: (re)connecting, AUTH/SELECT/SCRIPT LOAD, the script call, timeouts;
 //! - `errors`: failures as the plugin's statuses;
-//! - `reads`: the `Backend` wrapper and the coalescing of concurrent gets.
+//! - `reads`: the `RowReader` (one script call per read, rows as the plugin reads them);
+//!   `backend::native` coalesces gets into its reads and wraps the bridged backend.
 
 mod client;
 mod connection;
@@ -26,8 +27,9 @@ use std::time::Duration;
 use bytes::Bytes;
 
 pub use client::GET_SCRIPT;
-pub use reads::{ReadStats, RedisReads};
+pub use reads::{RedisReads, RedisRows};
 
+pub use crate::backend::native::ReadStats;
 use crate::backend::Backend;
 use crate::config::NativeReads;
 use crate::PrismError;
@@ -59,6 +61,7 @@ impl RedisReads {
             Duration::from_millis(config.connect_timeout_ms),
             Duration::from_millis(config.socket_timeout_ms),
         );
-        Ok(Self::new(inner, client, Bytes::copy_from_slice(config.key_prefix.as_bytes())))
+        let prefix = Bytes::copy_from_slice(config.key_prefix.as_bytes());
+        Ok(Self::new(inner, RedisRows { client, prefix }))
     }
 }

@@ -1,7 +1,19 @@
-//! Chooses the native reader a plugin's `native_reads` offer asks for (ADR-003): each
-//! reader wraps the namespace's bridged backend and answers its KeyValue gets itself.
+//! Native reads (ADR-003): a namespace's backend whose KeyValue gets the core answers
+//! itself, and whose every other call goes to the wrapped backend (the bridge to the
+//! plugin). Chooses the reader a plugin's `native_reads` offer asks for.
+//!
+//! - `coalesce`: the `RowReader` a backend implements, and the coalescing of concurrent
+//!   gets into reads of it (queue, batches, dedupe of keys, `ReadStats`);
+//! - `wrapper`: `CoalescedReads`, the `Backend` that answers gets with a `RowReader`
+//!   and delegates the rest.
+
+mod coalesce;
+mod wrapper;
 
 use std::sync::Arc;
+
+pub use coalesce::{ReadStats, RowReader};
+pub use wrapper::CoalescedReads;
 
 use super::postgres::PostgresReads;
 use super::redis::RedisReads;
