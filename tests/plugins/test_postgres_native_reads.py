@@ -15,8 +15,6 @@ field are checked without a server.
 from __future__ import annotations
 
 import os
-import re
-import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -26,6 +24,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from helpers import cargo
 from helpers.server import ServerProcess
 from prism.client import PrismClient
 from prism.errors import ConfigError
@@ -259,15 +258,4 @@ def test_the_core_namespace_entry_carries_the_offer() -> None:
 def test_the_engines_own_postgres_read_tests_pass_against_the_stack(pg_url: str) -> None:
     """proxy/engine/tests/postgres_reads.rs: the server-dependent cases are #[ignore]d in
     the plain `cargo test` (it runs before the stack is up); here they run against it."""
-    repo = Path(__file__).resolve().parents[2]
-    run = subprocess.run(
-        ["cargo", "test", "--workspace", "--quiet", "--test", "postgres_reads", "--", "--ignored"],
-        cwd=repo,
-        env={**os.environ, "PRISM_TEST_POSTGRES_URL": pg_url},
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    passed = re.search(r"test result: ok\. (\d+) passed; 0 failed; 0 ignored", run.stdout)
-    assert passed and int(passed.group(1)) >= 7, run.stdout[-2000:]
+    cargo.run_ignored("postgres_reads", {"PRISM_TEST_POSTGRES_URL": pg_url}, at_least=7)

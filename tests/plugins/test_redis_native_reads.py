@@ -14,16 +14,14 @@ without a server.
 from __future__ import annotations
 
 import os
-import re
-import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from helpers import cargo
 from helpers.server import ServerProcess
 from prism.client import PrismClient
 from prism.errors import ConfigError
@@ -240,15 +238,4 @@ def test_the_core_namespace_entry_carries_the_offer() -> None:
 def test_the_engines_own_redis_read_tests_pass_against_the_stack(redis_url: str) -> None:
     """proxy/engine/tests/redis_reads.rs: the server-dependent cases are #[ignore]d in the
     plain `cargo test` (it runs before the stack is up); here they run against it."""
-    repo = Path(__file__).resolve().parents[2]
-    run = subprocess.run(
-        ["cargo", "test", "--workspace", "--quiet", "--test", "redis_reads", "--", "--ignored"],
-        cwd=repo,
-        env={**os.environ, "PRISM_TEST_REDIS_URL": redis_url},
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    passed = re.search(r"test result: ok\. (\d+) passed; 0 failed; 0 ignored", run.stdout)
-    assert passed and int(passed.group(1)) >= 6, run.stdout[-2000:]
+    cargo.run_ignored("redis_reads", {"PRISM_TEST_REDIS_URL": redis_url}, at_least=6)
