@@ -21,10 +21,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
 from helpers import cargo
+from helpers import native_reads as native_reads_checks
 from helpers.server import ServerProcess
 from prism.client import PrismClient
 from prism.errors import ConfigError
@@ -158,50 +158,13 @@ def test_with_native_reads_off_the_plugin_reads(
 def test_a_live_change_switches_the_read_path_without_a_restart(
     server_factory: Callable[..., ServerProcess], pg_url: str, db: psycopg.Connection[Any]
 ) -> None:
-    proc = server_factory([{"name": "base", "patterns": ["keyvalue"], "backend": "memory"}])
     name = f"live{uuid.uuid4().hex[:8]}"
-    spec = {
-        "name": name,
-        "patterns": ["keyvalue"],
-        "backend": "postgres",
-        "config": {"url": pg_url},
-    }
-    headers = {"Authorization": f"Bearer {proc.admin_token}"}
     try:
-        with (
-            httpx.Client(base_url=proc.wait_admin(), headers=headers, timeout=30) as admin,
-            PrismClient(proc.address, timeout=5.0, retries=0) as client,
-        ):
-            assert admin.post("/v1/namespaces", json=spec).status_code == 201
-            kv = client.kv(name)
-            eventually(lambda: kv.put(b"k", b"v") > 0, "the new namespace is served")
-            assert kv.get(b"k") is not None and len(core_pids(db, name)) == 1
-
-            current = admin.get(f"/v1/namespaces/{name}").json()
-            current["spec"]["config"]["native_reads"] = False
-            update = {"spec": current["spec"], "version": current["version"]}
-            assert admin.put(f"/v1/namespaces/{name}", json=update).status_code == 200
-            # The core drops its reader (and closes its connections) with the old table.
-            eventually(lambda: core_pids(db, name) == [], "the core's connection closes")
-            item = kv.get(b"k")
-            assert item is not None and item.value == b"v"
-            assert core_pids(db, name) == []  # read through the plugin
+        native_reads_checks.check_live_switch_off(
+            server_factory, "postgres", {"url": pg_url}, lambda ns: core_pids(db, ns), name
+        )
     finally:
-        proc.stop()
         drop_namespace(db, name)
-
-
-def eventually(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if check():
-                return
-            last: object = "false"
-        except Exception as exc:
-            last = exc
-        assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f} s ({last!r})"
-        time.sleep(0.05)
 
 
 def test_the_plugin_offers_native_reads_only_for_plain_tcp(
