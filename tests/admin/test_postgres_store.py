@@ -13,7 +13,7 @@ import pytest
 from conftest import client_for, kv_spec, settings_for
 from prism.admin.server import AdminServer
 
-SERVER = os.environ.get("PRISM_POSTGRES_URL", "postgresql://prism@127.0.0.1:55432/prism")
+SERVER = os.environ.get("PRISM_POSTGRES_URL", "postgresql://prism@127.0.0.1:25432/prism")
 
 
 @pytest.fixture(scope="module")

@@ -57,10 +57,10 @@ def psql(url: str, sql: str) -> str:
 
 def test_all_four_up_with_their_endpoints(stack: dict[str, Endpoint]) -> None:
     assert {name: ep.url for name, ep in stack.items()} == {
-        "postgres": "postgresql://prism@127.0.0.1:55432/prism",
-        "redis": "redis://127.0.0.1:56379/0",
-        "nats": "nats://127.0.0.1:54222",
-        "kafka": "127.0.0.1:59092",
+        "postgres": "postgresql://prism@127.0.0.1:25432/prism",
+        "redis": "redis://127.0.0.1:26379/0",
+        "nats": "nats://127.0.0.1:24222",
+        "kafka": "127.0.0.1:29092",
     }
     assert {row.name: row.state for row in api.status()} == dict.fromkeys(SERVICES, "up")
     assert api.endpoints() == stack
@@ -82,11 +82,11 @@ def test_redis_ping(stack: dict[str, Endpoint]) -> None:
 
 
 def test_nats_jetstream_answers(stack: dict[str, Endpoint]) -> None:
-    with urllib.request.urlopen("http://127.0.0.1:58222/jsz", timeout=5) as resp:
+    with urllib.request.urlopen("http://127.0.0.1:28222/jsz", timeout=5) as resp:
         jsz = json.load(resp)
     assert jsz["config"]["store_dir"].startswith(str(state.stack_dir()))
     # A JetStream API request over the client protocol: $JS.API.INFO -> account info.
-    with socket.create_connection(("127.0.0.1", 54222), timeout=5) as s, s.makefile("rb") as f:
+    with socket.create_connection(("127.0.0.1", 24222), timeout=5) as s, s.makefile("rb") as f:
         assert f.readline().startswith(b"INFO ")
         s.sendall(b'CONNECT {"verbose":false}\r\n')
         s.sendall(b"SUB _INBOX.t 1\r\nPUB $JS.API.INFO _INBOX.t 0\r\n\r\n")
@@ -111,7 +111,7 @@ def test_redis_key_survives_kill_and_restart(stack: dict[str, Endpoint]) -> None
     key = f"stack-test-{uuid.uuid4().hex}"
     assert sh("redis-cli", "-u", url, "set", key, "kept") == "OK"
     api.stop("redis", kill=True)  # a crash: only appendfsync=always saves the key
-    assert not process.port_open(56379)
+    assert not process.port_open(26379)
     assert {r.name: r.state for r in api.status()}["redis"] == "down"
     api.start("redis")
     assert sh("redis-cli", "-u", url, "get", key) == "kept"
@@ -122,7 +122,7 @@ def test_postgres_row_survives_stop_and_start(stack: dict[str, Endpoint]) -> Non
     table = f"stack_test_{uuid.uuid4().hex[:8]}"
     psql(url, f"create table {table} (v text); insert into {table} values ('kept')")
     api.stop("postgres")
-    assert not process.port_open(55432)
+    assert not process.port_open(25432)
     api.start("postgres")
     assert psql(url, f"select v from {table}") == "kept"
 
@@ -151,7 +151,7 @@ def test_env_var_means_external(monkeypatch: pytest.MonkeyPatch) -> None:
     ]
     assert "export PRISM_REDIS_URL=redis://external.invalid:6379/3" in api.env_lines()
     # The stack's own URL is not "external": an eval'ed `env` must not disable the stack.
-    monkeypatch.setenv("PRISM_REDIS_URL", "redis://127.0.0.1:56379/0")
+    monkeypatch.setenv("PRISM_REDIS_URL", "redis://127.0.0.1:26379/0")
     assert api.external(SERVICES["redis"]) is None
 
 

@@ -19,7 +19,7 @@ class PostgresConfig:
     share one database.
     """
 
-    #: libpq connection URL, e.g. postgresql://prism@127.0.0.1:55432/prism (required).
+    #: libpq connection URL, e.g. postgresql://prism@127.0.0.1:25432/prism (required).
     url: str
     #: Connections the pool keeps open (and opens on start).
     pool_min_size: int = 1

@@ -3,7 +3,7 @@
 //! The tests that need a server are `#[ignore]`d in a plain `cargo test` (it runs before
 //! the stack is up) and run by tests/plugins/test_postgres_native_reads.py with
 //! `-- --ignored` against the stack's PostgreSQL (`PRISM_TEST_POSTGRES_URL` or
-//! `PRISM_POSTGRES_URL`, e.g. postgresql://prism@127.0.0.1:55432/prism); run that way
+//! `PRISM_POSTGRES_URL`, e.g. postgresql://prism@127.0.0.1:25432/prism); run that way
 //! without a URL they fail, never pass vacuously. Each test creates its own table with
 //! the plugin's DDL (prism_postgres/provisioning.py) under a random name and drops it.
 
@@ -20,7 +20,7 @@ use tokio_postgres::NoTls;
 fn server_url() -> String {
     std::env::var("PRISM_TEST_POSTGRES_URL").or_else(|_| std::env::var("PRISM_POSTGRES_URL")).expect(
         "set PRISM_TEST_POSTGRES_URL (or PRISM_POSTGRES_URL) to a PostgreSQL server, \
-         e.g. postgresql://prism@127.0.0.1:55432/prism",
+         e.g. postgresql://prism@127.0.0.1:25432/prism",
     )
 }
 

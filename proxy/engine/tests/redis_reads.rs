@@ -3,7 +3,7 @@
 //! The tests that need a server are `#[ignore]`d in a plain `cargo test` (it runs before
 //! the stack is up) and run by tests/plugins/test_redis_native_reads.py with
 //! `-- --ignored` against the stack's Redis (`PRISM_TEST_REDIS_URL` or `PRISM_REDIS_URL`,
-//! e.g. redis://127.0.0.1:56379/0); run that way without a URL they fail, never pass
+//! e.g. redis://127.0.0.1:26379/0); run that way without a URL they fail, never pass
 //! vacuously. Each test writes under its own random prefix and removes it.
 //! Items are written as the plugin lays them out (hash {val, ver, exp?} at
 //! `<prefix>kv:<key>`), with raw RESP commands: the test needs no Redis client crate.
@@ -20,7 +20,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 fn server_url() -> String {
     std::env::var("PRISM_TEST_REDIS_URL").or_else(|_| std::env::var("PRISM_REDIS_URL")).expect(
-        "set PRISM_TEST_REDIS_URL (or PRISM_REDIS_URL) to a Redis server, e.g. redis://127.0.0.1:56379/0",
+        "set PRISM_TEST_REDIS_URL (or PRISM_REDIS_URL) to a Redis server, e.g. redis://127.0.0.1:26379/0",
     )
 }
 

@@ -1,5 +1,5 @@
-"""Apache Kafka in KRaft mode, one combined broker+controller: clients on 127.0.0.1:59092,
-the controller on 59093. Runs from Maven Central jars (fetched once into the cache dir, see
+"""Apache Kafka in KRaft mode, one combined broker+controller: clients on 127.0.0.1:29092,
+the controller on 29093. Runs from Maven Central jars (fetched once into the cache dir, see
 install.kafka_libs) on Java 17, so no Kafka binary distribution is needed.
 
 Version 3.9.x: the last line that still speaks the older protocol versions some Python
@@ -82,8 +82,8 @@ def cluster_id() -> str:
 class Kafka(Service):
     name = "kafka"
     env_var = "PRISM_KAFKA_BOOTSTRAP"
-    port = 59092
-    controller_port = 59093
+    port = 29092
+    controller_port = 29093
     ready_timeout = 120.0
     stop_timeout = 60.0
 

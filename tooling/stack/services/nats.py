@@ -1,5 +1,5 @@
-"""NATS with JetStream (Debian `nats-server -js`): clients on 127.0.0.1:54222, HTTP
-monitoring on 58222, the JetStream store in the stack dir."""
+"""NATS with JetStream (Debian `nats-server -js`): clients on 127.0.0.1:24222, HTTP
+monitoring on 28222, the JetStream store in the stack dir."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from .base import HOST, Service
 class Nats(Service):
     name = "nats"
     env_var = "PRISM_NATS_URL"
-    port = 54222
-    monitor_port = 58222
+    port = 24222
+    monitor_port = 28222
     ready_timeout = 30.0
 
     def url(self) -> str:

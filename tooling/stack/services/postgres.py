@@ -1,4 +1,4 @@
-"""PostgreSQL (Debian `postgresql`) on 127.0.0.1:55432, database `prism` owned by `prism`.
+"""PostgreSQL (Debian `postgresql`) on 127.0.0.1:25432, database `prism` owned by `prism`.
 
 Runs as the `postgres` OS user when we are root (PostgreSQL refuses to run as root), with
 trust authentication for TCP from 127.0.0.1 only and no Unix socket (a socket path under a
@@ -35,7 +35,7 @@ def _bin(name: str) -> str:
 class Postgres(Service):
     name = "postgres"
     env_var = "PRISM_POSTGRES_URL"
-    port = 55432
+    port = 25432
     # SIGINT is PostgreSQL's "fast" shutdown: it disconnects clients. SIGTERM ("smart")
     # would wait for every pooled connection to close on its own.
     stop_signal = signal.SIGINT

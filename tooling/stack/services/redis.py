@@ -1,4 +1,4 @@
-"""Redis (Debian `redis-server`) on 127.0.0.1:56379.
+"""Redis (Debian `redis-server`) on 127.0.0.1:26379.
 
 appendonly + appendfsync always: a write Redis acknowledged is on disk before the reply,
 so the resilience tests can kill the server and count every acknowledged write after a
@@ -16,7 +16,7 @@ from .base import HOST, Service
 class Redis(Service):
     name = "redis"
     env_var = "PRISM_REDIS_URL"
-    port = 56379
+    port = 26379
     ready_timeout = 30.0
 
     def url(self) -> str:

@@ -114,8 +114,8 @@ mod tests {
 
     #[test]
     fn reads_the_parts_redis_py_reads() {
-        let e = Endpoint::parse("redis://127.0.0.1:56379/0").unwrap();
-        assert_eq!((e.host.as_str(), e.port, e.db), ("127.0.0.1", 56379, 0));
+        let e = Endpoint::parse("redis://127.0.0.1:26379/0").unwrap();
+        assert_eq!((e.host.as_str(), e.port, e.db), ("127.0.0.1", 26379, 0));
         assert_eq!((e.username, e.password), (None, None));
 
         let e = Endpoint::parse("redis://app:p%40ss%3Aw@cache.local/3").unwrap();

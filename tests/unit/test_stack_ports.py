@@ -1,0 +1,25 @@
+"""The local stack's fixed ports lie outside the kernel's ephemeral port range.
+
+A port inside it can be taken at any moment by any outgoing connection or `bind(0)` (the
+tests make hundreds), and then a server of the stack fails to start with "address already
+in use": a CI run lost Kafka's 59092 that way, so the stack moved below 32768 (ADR-007).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tooling.stack.services import SERVICES
+
+
+def test_no_stack_port_is_an_ephemeral_port() -> None:
+    low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    ports = {
+        f"{service.name}.{attr}": value
+        for service in SERVICES.values()
+        for attr in dir(service)
+        if attr.endswith("port") and isinstance(value := getattr(service, attr), int)
+    }
+    assert len(ports) >= len(SERVICES), ports  # every service has at least its port
+    inside = {name: port for name, port in ports.items() if low <= port <= high}
+    assert not inside, f"stack ports inside the ephemeral range {low}-{high}: {inside}"
