@@ -98,8 +98,8 @@ def _secured_ratio(lanes: Lanes) -> float | None:
     if lane is None or "error" in lane:
         return None
     # Requests per CPU-second of the gateway, on over off (security.py says why the
-    # wall-clock ratio cannot be the gate on a shared machine); older results lack it.
-    ratio = lane.get("capacity_ratio", lane.get("ratio_on_off"))
+    # wall-clock ratio cannot be the gate on a shared machine).
+    ratio = lane.get("capacity_ratio")
     return None if ratio is None else float(ratio)
 
 

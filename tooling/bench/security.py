@@ -123,8 +123,11 @@ def lane(
         ),
     }
     auth_header = f"authorization: Bearer {token}"
-    headers: dict[str, tuple[str, ...]] = {"off": (), "off+token": (auth_header,)}
-    headers["on"] = (auth_header,)
+    headers: dict[str, tuple[str, ...]] = {
+        "off": (),
+        "off+token": (auth_header,),
+        "on": (auth_header,),
+    }
     started: list[Gateway] = []
     try:
         for gw in sides.values():

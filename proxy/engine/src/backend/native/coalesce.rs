@@ -140,6 +140,10 @@ impl<R: RowReader> Coalescer<R> {
 
     /// Items of `keys` in order, in one read (duplicates asked once).
     async fn fetch(&self, keys: &[Bytes]) -> Answer {
+        if let [key] = keys {
+            // The common lone Get: nothing to deduplicate, so no map and no slot table.
+            return self.read_unique(&[key]).await;
+        }
         let mut position: HashMap<&Bytes, usize> = HashMap::with_capacity(keys.len());
         let mut unique: Vec<&Bytes> = Vec::with_capacity(keys.len());
         let slots: Vec<usize> = keys
@@ -151,10 +155,16 @@ impl<R: RowReader> Coalescer<R> {
                 })
             })
             .collect();
+        let items = self.read_unique(&unique).await?;
+        Ok(slots.into_iter().map(|i| items[i].clone()).collect())
+    }
+
+    /// One read of distinct keys, counted in the stats; an answer of the wrong length is
+    /// INTERNAL (readers check their own answers; this keeps a wrong one from panicking).
+    async fn read_unique(&self, unique: &[&Bytes]) -> Answer {
         self.batches.fetch_add(1, Ordering::Relaxed);
         self.keys.fetch_add(unique.len() as u64, Ordering::Relaxed);
-        let items = self.reader.read(&unique).await?;
-        // Readers check their own answers; this only keeps a wrong one from panicking below.
+        let items = self.reader.read(unique).await?;
         if items.len() != unique.len() {
             return Err(PrismError::Internal(format!(
                 "{}: the read answered {} items for {} keys",
@@ -163,7 +173,7 @@ impl<R: RowReader> Coalescer<R> {
                 unique.len()
             )));
         }
-        Ok(slots.into_iter().map(|i| items[i].clone()).collect())
+        Ok(items)
     }
 
     /// A batch ended: hand its slot to the waiting gets, or free it.
