@@ -243,3 +243,17 @@ def health_status_fails(address: str) -> bool:
     except grpc.RpcError:
         return True
     return False
+
+
+def test_sigterm_while_the_admin_starts_exits_zero_and_the_next_start_has_an_admin(
+    server_factory: Callable[..., ServerProcess],
+) -> None:
+    # With a config file gRPC is SERVING before the admin (imports, migrations) is up:
+    # a stop then must wait for the admin's start, neither exiting under it (SIGABRT)
+    # nor leaving a half-migrated store that the next start cannot open.
+    proc = server_factory()
+    proc.stop()  # asserts exit 0
+    first_run = proc.log_text()
+    assert "prism: admin on" in first_run, f"the stop did not wait for the admin\n{first_run}"
+    proc.start()
+    proc.wait_admin()  # asserts the admin answers /healthz

@@ -38,6 +38,8 @@ from prism.proxy.watcher import (
 TOKEN_FILE = "embedded-proxy.token"
 #: How long the admin gets to stop once the proxy has drained.
 ADMIN_STOP_S = 1.0
+#: How long a stop waits for an admin that is still starting (imports and migrations).
+ADMIN_START_WAIT_S = 30.0
 #: Backoff while a file namespace cannot be applied (its backend down at start).
 RETRY_MIN_S = 0.5
 RETRY_MAX_S = 5.0
@@ -113,6 +115,7 @@ class AdminBehind:
         self._server: Any = None
         self._watcher: ConfigWatcher | None = None
         self._lock = threading.Lock()
+        self._admin_started = threading.Event()  # set once the start ended, either way
         self.code = 0
 
     def start(self) -> None:
@@ -125,6 +128,11 @@ class AdminBehind:
             watcher.stop()
 
     def stop_admin(self) -> None:
+        # A stop that lands while the admin is still starting waits for the start to end:
+        # the interpreter must not exit under a thread that is mid-migration (the store
+        # would keep a half-made schema) or inside a native extension (exiting under it
+        # aborts the process). _run checks `stop` right after the start.
+        self._admin_started.wait(ADMIN_START_WAIT_S)
         with self._lock:
             server, self._server = self._server, None
         if server is not None:
@@ -137,14 +145,18 @@ class AdminBehind:
         self._stop.set()
 
     def _run(self) -> None:
-        admin = _start_admin(self._cfg, self._admin_listen)
+        try:
+            admin = _start_admin(self._cfg, self._admin_listen)
+            if not isinstance(admin, int):
+                with self._lock:
+                    self._server = admin[0]
+        finally:
+            self._admin_started.set()
         if isinstance(admin, int):
             self.code = admin
             self._stop.set()
             return
-        server, client = admin
-        with self._lock:
-            self._server = server
+        _server, client = admin
         if self._stop.is_set():
             return
         pending = list(self._specs)
