@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prism.admin.db.engine import make_engine, upgrade_to_head
 import pytest
+from prism.admin.db.engine import make_engine, upgrade_to_head
 from sqlalchemy import Engine, event, inspect, text
 
 
@@ -25,7 +25,6 @@ def test_empty_database_to_head_twice(tmp_path: Path) -> None:
             )
     finally:
         engine.dispose()
-
 
 
 def test_an_interrupted_migration_leaves_no_half_made_schema(tmp_path: Path) -> None:
