@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,8 @@ from typing import Any
 
 import grpc
 import yaml
+
+from tooling.ports import free_listen_port
 
 from . import LIMITS
 
@@ -51,10 +52,8 @@ def default_namespaces() -> list[dict[str, Any]]:
 
 
 def free_port() -> int:
-    """A port the kernel just handed out; good enough on loopback for tests."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free loopback port outside the ephemeral range (see tooling.ports)."""
+    return free_listen_port()
 
 
 def _read_varint(buf: bytes, pos: int) -> tuple[int, int]:

@@ -4,7 +4,6 @@ from /proc (CPU time and resident memory)."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,15 +17,11 @@ import yaml
 from prism.keyvalue.v1 import keyvalue_pb2
 from prism.timeseries.v1 import timeseries_pb2
 
+from tooling.ports import free_listen_port as free_port
+
 from .h2load import APPEND_PATH, GET_PATH, PUT_PATH
 
 _TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def cpu_seconds(pid: int) -> float:
