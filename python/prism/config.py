@@ -43,6 +43,10 @@ from prism.security_config import (
 PATTERNS = ("keyvalue", "timeseries")
 MEMORY_BACKEND = "memory"  # native Rust; every other backend is a Python plugin
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+# Bounds shared with the admin's spec model (prism.admin.spec): a spec one side takes,
+# the other takes too (tests/unit/test_spec_validators_agree.py).
+MAX_LIMIT = 2**31 - 1  # any `limits` value
+MAX_CACHE_SIZE = 2**53  # cache max_entries, max_bytes and ttl_seconds (exact in a float)
 _NAMESPACE_KEYS = {
     "name",
     "patterns",
@@ -345,12 +349,20 @@ def parse_cache(raw: Any, path: str) -> CacheConfig:
     sizes = {}
     for key in ("max_entries", "max_bytes"):
         value = raw.get(key, 0)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ConfigError(f"{path}.{key}: must be a non-negative integer (0: default)")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or not 0 <= value <= MAX_CACHE_SIZE
+        ):
+            raise ConfigError(
+                f"{path}.{key}: must be an integer from 0 (the default) to {MAX_CACHE_SIZE}"
+            )
         sizes[key] = value
     ttl = raw.get("ttl_seconds", 0)
-    if isinstance(ttl, bool) or not isinstance(ttl, int | float) or ttl < 0:
-        raise ConfigError(f"{path}.ttl_seconds: must be a non-negative number (0: default 60)")
+    if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not 0 <= ttl <= MAX_CACHE_SIZE:
+        raise ConfigError(
+            f"{path}.ttl_seconds: must be a number from 0 (the default, 60) to {MAX_CACHE_SIZE}"
+        )
     return CacheConfig(enabled=enabled, ttl_seconds=float(ttl), **sizes)
 
 
@@ -389,9 +401,9 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _positive_int(value: Any, path: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ConfigError(f"{path}: must be a positive integer")
+def _positive_int(value: Any, path: str, most: int = MAX_LIMIT) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= most:
+        raise ConfigError(f"{path}: must be a positive integer, at most {most}")
     return value
 
 

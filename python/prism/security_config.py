@@ -308,14 +308,18 @@ def parse_access(raw: Any, path: str) -> AccessPolicy:
     return AccessPolicy(**out)
 
 
+#: The highest rate a rate limit takes, per second (shared with prism.admin.spec).
+MAX_RATE = 1e12
+
+
 def parse_rate_limit(raw: Any, path: str) -> RateLimit:
     raw = _mapping(raw, path)
     _check_keys(raw, {f.name for f in fields(RateLimit)}, path)
     out: dict[str, Any] = {}
     for key in ("requests_per_second", "per_principal_requests_per_second"):
         value = raw.get(key, 0)
-        if not _is_number(value) or value < 0 or value != value or value == float("inf"):
-            raise ConfigError(f"{path}.{key}: must be a non-negative number (0: no limit)")
+        if not _is_number(value) or not 0 <= value <= MAX_RATE:  # NaN fails both
+            raise ConfigError(f"{path}.{key}: must be a number from 0 (no limit) to {MAX_RATE:g}")
         out[key] = float(value)
     for key in ("burst", "per_principal_burst"):
         value = raw.get(key, 0)

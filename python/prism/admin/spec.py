@@ -10,8 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from prism.config import Limits
-from prism.security_config import selector_error
+from prism.config import MAX_CACHE_SIZE, MAX_LIMIT, Limits
+from prism.security_config import MAX_RATE, selector_error
 
 NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,128}$"
 _LIMIT_DEFAULTS = Limits()
@@ -28,13 +28,13 @@ class _Strict(BaseModel):
 
 
 class LimitsSpec(_Strict):
-    max_key_bytes: int = Field(default=_LIMIT_DEFAULTS.max_key_bytes, gt=0, le=2**31 - 1)
-    max_value_bytes: int = Field(default=_LIMIT_DEFAULTS.max_value_bytes, gt=0, le=2**31 - 1)
-    max_batch_items: int = Field(default=_LIMIT_DEFAULTS.max_batch_items, gt=0, le=2**31 - 1)
-    max_page_items: int = Field(default=_LIMIT_DEFAULTS.max_page_items, gt=0, le=2**31 - 1)
-    max_page_bytes: int = Field(default=_LIMIT_DEFAULTS.max_page_bytes, gt=0, le=2**31 - 1)
-    default_page_items: int = Field(default=_LIMIT_DEFAULTS.default_page_items, gt=0, le=2**31 - 1)
-    default_page_bytes: int = Field(default=_LIMIT_DEFAULTS.default_page_bytes, gt=0, le=2**31 - 1)
+    max_key_bytes: int = Field(default=_LIMIT_DEFAULTS.max_key_bytes, gt=0, le=MAX_LIMIT)
+    max_value_bytes: int = Field(default=_LIMIT_DEFAULTS.max_value_bytes, gt=0, le=MAX_LIMIT)
+    max_batch_items: int = Field(default=_LIMIT_DEFAULTS.max_batch_items, gt=0, le=MAX_LIMIT)
+    max_page_items: int = Field(default=_LIMIT_DEFAULTS.max_page_items, gt=0, le=MAX_LIMIT)
+    max_page_bytes: int = Field(default=_LIMIT_DEFAULTS.max_page_bytes, gt=0, le=MAX_LIMIT)
+    default_page_items: int = Field(default=_LIMIT_DEFAULTS.default_page_items, gt=0, le=MAX_LIMIT)
+    default_page_bytes: int = Field(default=_LIMIT_DEFAULTS.default_page_bytes, gt=0, le=MAX_LIMIT)
 
     @model_validator(mode="after")
     def _defaults_within_max(self) -> LimitsSpec:
@@ -47,9 +47,9 @@ class LimitsSpec(_Strict):
 
 class CacheSpec(_Strict):
     enabled: bool = False
-    max_entries: int = Field(default=0, ge=0, le=2**53)
-    max_bytes: int = Field(default=0, ge=0, le=2**53)
-    ttl_seconds: float = Field(default=0, ge=0, le=2**53)
+    max_entries: int = Field(default=0, ge=0, le=MAX_CACHE_SIZE)
+    max_bytes: int = Field(default=0, ge=0, le=MAX_CACHE_SIZE)
+    ttl_seconds: float = Field(default=0, ge=0, le=MAX_CACHE_SIZE)
 
 
 class RetentionSpec(_Strict):
@@ -77,9 +77,9 @@ class AccessSpec(_Strict):
 class RateLimitSpec(_Strict):
     """Token buckets in the proxy; a zero rate is no limit, burst 0 one second's worth."""
 
-    requests_per_second: float = Field(default=0, ge=0, le=1e12)
+    requests_per_second: float = Field(default=0, ge=0, le=MAX_RATE)
     burst: int = Field(default=0, ge=0, le=2**32 - 1)
-    per_principal_requests_per_second: float = Field(default=0, ge=0, le=1e12)
+    per_principal_requests_per_second: float = Field(default=0, ge=0, le=MAX_RATE)
     per_principal_burst: int = Field(default=0, ge=0, le=2**32 - 1)
 
 
