@@ -64,14 +64,13 @@ fn fast_jwks() -> JwksOptions {
 }
 
 fn bearer(token: &str) -> Credentials {
-    Credentials { authorization: Some(format!("Bearer {token}")), peer_certs: None, peer: None }
+    Credentials::with_authorization(&format!("Bearer {token}"))
 }
 
 fn with_cert(der: &[u8], authorization: Option<String>) -> Credentials {
     Credentials {
-        authorization,
         peer_certs: Some(Arc::new(vec![CertificateDer::from(der.to_vec())])),
-        peer: None,
+        ..authorization.as_deref().map(Credentials::with_authorization).unwrap_or_default()
     }
 }
 
@@ -201,7 +200,7 @@ fn messages_never_contain_the_token() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let auth = Authenticator::from_config(&hs256_config(AuthMode::Jwt)).unwrap();
     for value in [format!("Bearer {token}"), token.clone(), format!("Token {token}")] {
-        let creds = Credentials { authorization: Some(value), peer_certs: None, peer: None };
+        let creds = Credentials::with_authorization(&value);
         let message = rt.block_on(auth.authenticate(&creds)).unwrap_err().to_string();
         for part in token.split('.') {
             assert!(!message.contains(part), "'{message}' leaks the token");
@@ -451,7 +450,7 @@ mod fuzz {
     use proptest::prelude::*;
 
     fn check(auth: &Authenticator, rt: &tokio::runtime::Runtime, value: String) {
-        let creds = Credentials { authorization: Some(value), peer_certs: None, peer: None };
+        let creds = Credentials::with_authorization(&value);
         match rt.block_on(auth.authenticate(&creds)) {
             Ok(identity) => panic!("accepted garbage as {}", identity.principal),
             Err(err) => assert!(matches!(PrismError::from(err), PrismError::Unauthenticated(_))),

@@ -138,7 +138,7 @@ impl Authenticator {
 
 /// The token of `authorization: Bearer <token>` (scheme case-insensitive).
 pub fn bearer(credentials: &Credentials) -> Result<&str, AuthError> {
-    let value = credentials.authorization.as_deref().map(str::trim).unwrap_or_default();
+    let value = credentials.authorization().map(str::trim).unwrap_or_default();
     if value.is_empty() {
         return Err(AuthError::MissingToken);
     }
@@ -167,7 +167,7 @@ mod tests {
     use super::*;
 
     fn with_auth(value: &str) -> Credentials {
-        Credentials { authorization: Some(value.into()), peer_certs: None, peer: None }
+        Credentials::with_authorization(value)
     }
 
     #[test]

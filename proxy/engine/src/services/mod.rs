@@ -41,11 +41,7 @@ pub(crate) async fn run<T>(
 ) -> Result<Reply, tonic::Status> {
     let deadline = grpc_timeout(request.metadata());
     let credentials = Credentials {
-        authorization: request
-            .metadata()
-            .get("authorization")
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned),
+        authorization: request.metadata().get("authorization").cloned(),
         peer_certs: request.peer_certs(),
         peer: request.remote_addr(),
     };
