@@ -28,13 +28,13 @@ from types import ModuleType
 
 import prism.errors
 from prism.plugins import api, generated
+from prism.plugins.delegating import DELEGATING
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 NAME = re.compile(r"[a-z][a-z0-9_]*")
 MAX_NAME = 32  # keeps every generated line within LINE_LENGTH
 RESERVED = frozenset({"memory"})  # native to the Rust core
 LINE_LENGTH = 100
-SECTION_RULE = 86  # length of the "# -- section ---" comment lines in plugin.py
 INDENT = "    "
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -239,12 +239,6 @@ def _store_method(method: Method, backend: str) -> str:
     )
 
 
-def _plugin_method(method: Method, pattern: Pattern) -> str:
-    head = f"{INDENT * 2}return await self._{pattern.name}_store().{method.name}"
-    call = _call(head, [n for n, _ in method.params])
-    return f"\n{_def(method)}\n{call}\n"
-
-
 def _camel(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("_") if part)
 
@@ -266,8 +260,6 @@ def render(name: str, patterns: Sequence[str]) -> dict[str, str]:
     common = {"name": name, "package": package, "config_class": config_class}
 
     files: dict[str, str] = {}
-    plugin_methods: list[str] = []
-    annotations: list[str] = []
     for p in chosen:
         names = _names_in(
             [a for m in p.methods for _, a in m.params] + [m.returns for m in p.methods]
@@ -288,10 +280,6 @@ def render(name: str, patterns: Sequence[str]) -> dict[str, str]:
             imports=imports,
             methods=methods,
         )
-        rule = f"{INDENT}# -- {p.title} "
-        plugin_methods.append(f"\n{rule}{'-' * (SECTION_RULE - len(rule))}\n")
-        plugin_methods += [_plugin_method(m, p) for m in p.methods]
-        annotations += [a for m in p.methods for _, a in m.params] + [m.returns for m in p.methods]
 
     local = [
         f"from {package} import health as health_check",
@@ -300,15 +288,15 @@ def render(name: str, patterns: Sequence[str]) -> dict[str, str]:
         f"from {package}.provisioning import provision",
         *(f"from {package}.{p.name} import {p.store_class}" for p in chosen),
     ]
+    bases = [DELEGATING[p.name] for p in chosen]
     plugin_imports = _import_block(
         package,
         _group(
-            _names_in(annotations),
+            set(),
             {
                 "collections.abc": ["Mapping"],
                 "typing": ["Any", "ClassVar"],
-                "prism.errors": ["Unavailable"],
-                "prism.plugins.api": [p.interface.__name__ for p in chosen],
+                "prism.plugins.delegating": [base.__name__ for base, _ in bases],
             },
         ),
         sorted(local, key=lambda line: line.split(" import ")[0]),
@@ -319,24 +307,17 @@ def render(name: str, patterns: Sequence[str]) -> dict[str, str]:
         pattern_titles=titles,
         plugin_class=plugin_class,
         imports=plugin_imports,
-        bases=", ".join(p.interface.__name__ for p in chosen),
+        bases=", ".join(base.__name__ for base, _ in bases),
         store_fields="".join(
-            f"{INDENT * 2}self._{p.name}: {p.store_class} | None = None\n" for p in chosen
+            f"{INDENT * 2}self.{attr}: {p.store_class} | None = None\n"
+            for p, (_, attr) in zip(chosen, bases, strict=True)
         )
         + f"{INDENT * 2}self._started = False\n",
         store_starts="".join(
-            f"{INDENT * 2}self._{p.name} = {p.store_class}(self.config, self.namespace)\n"
-            for p in chosen
+            f"{INDENT * 2}self.{attr} = {p.store_class}(self.config, self.namespace)\n"
+            for p, (_, attr) in zip(chosen, bases, strict=True)
         ).rstrip("\n"),
-        store_closes="".join(f"{INDENT * 2}self._{p.name} = None\n" for p in chosen).rstrip("\n"),
-        methods="".join(plugin_methods),
-        accessors="".join(
-            f"\n{INDENT}def _{p.name}_store(self) -> {p.store_class}:\n"
-            f"{INDENT * 2}if self._{p.name} is None:\n"
-            f"{INDENT * 3}raise self._not_started()\n"
-            f"{INDENT * 2}return self._{p.name}\n"
-            for p in chosen
-        ),
+        store_closes="".join(f"{INDENT * 2}self.{attr} = None\n" for _, attr in bases).rstrip("\n"),
     )
     available = "\n".join(
         f"{p.name} capabilities (from the protos): {', '.join(generated.CAPABILITIES[p.name])}"

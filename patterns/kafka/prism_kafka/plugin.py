@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from aiokafka import AIOKafkaProducer
-from prism.errors import PrismError, Unavailable
-from prism.plugins.api import AppendResult, Bucket, Event, EventCursor, TimeSeriesBackend
+from prism.plugins.delegating import DelegatingTimeSeries
 
 from prism_kafka import health as health_check
 from prism_kafka import metadata
@@ -31,7 +30,7 @@ MAX_BATCH_BYTES = 512 * 1024
 HEALTH_TIMEOUT_S = 5.0
 
 
-class KafkaPlugin(TimeSeriesBackend):
+class KafkaPlugin(DelegatingTimeSeries):
     """One namespace stored in one Kafka topic (`topic_prefix` + namespace)."""
 
     name: ClassVar[str] = metadata.BACKEND_NAME
@@ -76,43 +75,7 @@ class KafkaPlugin(TimeSeriesBackend):
             return False
         return await health_check.check(producer, HEALTH_TIMEOUT_S)
 
-    # -- TimeSeries ------------------------------------------------------------------
-
-    async def append_many(
-        self, batches: Sequence[Sequence[Event]]
-    ) -> list[AppendResult | PrismError]:
-        return await self._store().append_many(batches)
-
-    async def query(
-        self,
-        series_id: str,
-        start_ns: int,
-        end_ns: int,
-        tag_filter: Mapping[str, str],
-        descending: bool,
-        after: EventCursor | None,
-        limit: int,
-    ) -> list[Event]:
-        return await self._store().query(
-            series_id, start_ns, end_ns, tag_filter, descending, after, limit
-        )
-
-    async def aggregate(
-        self,
-        series_id: str,
-        start_ns: int,
-        end_ns: int,
-        width_ns: int,
-        tag_filter: Mapping[str, str],
-    ) -> list[Bucket]:
-        return await self._store().aggregate(series_id, start_ns, end_ns, width_ns, tag_filter)
-
     # -- helpers ---------------------------------------------------------------------
-
-    def _store(self) -> TimeSeriesStore:
-        if self._ts is None:
-            raise Unavailable(f"kafka backend of namespace '{self.namespace}' is not started")
-        return self._ts
 
     async def _get_producer(self) -> AIOKafkaProducer:
         async with self._producer_lock:

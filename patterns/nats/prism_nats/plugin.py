@@ -11,24 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
 
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from prism.errors import PrismError, Unavailable
-from prism.plugins.api import (
-    AppendResult,
-    Bucket,
-    DeleteEntry,
-    Event,
-    EventCursor,
-    Item,
-    KeyValueBackend,
-    PutEntry,
-    PutResult,
-    TimeSeriesBackend,
-)
+from prism.plugins.delegating import DelegatingKeyValue, DelegatingTimeSeries
 
 from prism_nats import health as health_check
 from prism_nats import metadata
@@ -43,12 +31,14 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class NatsPlugin(KeyValueBackend, TimeSeriesBackend):
+class NatsPlugin(DelegatingKeyValue, DelegatingTimeSeries):
     """One namespace: the KV bucket `<prefix>_<ns>` and the stream `<prefix>_ts_<ns>`."""
 
     name: ClassVar[str] = metadata.BACKEND_NAME
     patterns: ClassVar[tuple[str, ...]] = metadata.CLAIMED_PATTERNS
     capabilities: ClassVar[Mapping[str, frozenset[str]]] = metadata.CAPABILITIES
+    driver_errors = (Exception,)
+    map_driver_error = staticmethod(map_error)
 
     def __init__(self, namespace: str, config: Mapping[str, Any]) -> None:
         super().__init__(namespace, config)
@@ -109,81 +99,3 @@ class NatsPlugin(KeyValueBackend, TimeSeriesBackend):
                 log.warning(
                     "namespace %r: sweeping expired keys failed: %s", self.namespace, map_error(exc)
                 )
-
-    # -- KeyValue --------------------------------------------------------------------
-
-    async def get_many(self, keys: Sequence[bytes]) -> list[Item | None]:
-        return await _call(self._kv_store().get_many(keys))
-
-    async def put_many(
-        self, batches: Sequence[Sequence[PutEntry]]
-    ) -> list[list[PutResult] | PrismError]:
-        return await _call(self._kv_store().put_many(batches))
-
-    async def delete_many(
-        self, batches: Sequence[Sequence[DeleteEntry]]
-    ) -> list[list[bool] | PrismError]:
-        return await _call(self._kv_store().delete_many(batches))
-
-    async def scan(
-        self, start: bytes, end: bytes | None, after: bytes | None, limit: int
-    ) -> list[Item]:
-        return await _call(self._kv_store().scan(start, end, after, limit))
-
-    # -- TimeSeries ------------------------------------------------------------------
-
-    async def append_many(
-        self, batches: Sequence[Sequence[Event]]
-    ) -> list[AppendResult | PrismError]:
-        return await _call(self._ts_store().append_many(batches))
-
-    async def query(
-        self,
-        series_id: str,
-        start_ns: int,
-        end_ns: int,
-        tag_filter: Mapping[str, str],
-        descending: bool,
-        after: EventCursor | None,
-        limit: int,
-    ) -> list[Event]:
-        return await _call(
-            self._ts_store().query(
-                series_id, start_ns, end_ns, tag_filter, descending, after, limit
-            )
-        )
-
-    async def aggregate(
-        self,
-        series_id: str,
-        start_ns: int,
-        end_ns: int,
-        width_ns: int,
-        tag_filter: Mapping[str, str],
-    ) -> list[Bucket]:
-        return await _call(
-            self._ts_store().aggregate(series_id, start_ns, end_ns, width_ns, tag_filter)
-        )
-
-    # -- helpers ---------------------------------------------------------------------
-
-    def _kv_store(self) -> KeyValueStore:
-        if self._kv is None:
-            raise self._not_started()
-        return self._kv
-
-    def _ts_store(self) -> TimeSeriesStore:
-        if self._ts is None:
-            raise self._not_started()
-        return self._ts
-
-    def _not_started(self) -> Unavailable:
-        return Unavailable(f"nats backend of namespace '{self.namespace}' is not started")
-
-
-async def _call(call: Awaitable[T]) -> T:
-    """Await a store call, turning nats-py exceptions into Prism errors."""
-    try:
-        return await call
-    except Exception as exc:
-        raise map_error(exc) from exc

@@ -7,22 +7,10 @@ does not block the others, and each concurrent call uses its own pooled connecti
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from prism.errors import PrismError, Unavailable
-from prism.plugins.api import (
-    AppendResult,
-    Bucket,
-    DeleteEntry,
-    Event,
-    EventCursor,
-    Item,
-    KeyValueBackend,
-    PutEntry,
-    PutResult,
-    TimeSeriesBackend,
-)
+from prism.plugins.delegating import DelegatingKeyValue, DelegatingTimeSeries
 from prism.plugins.periodic import Periodic
 
 from prism_postgres import health as health_check
@@ -36,7 +24,7 @@ from prism_postgres.timeseries import TimeSeriesStore
 log = logging.getLogger(__name__)
 
 
-class PostgresPlugin(KeyValueBackend, TimeSeriesBackend):
+class PostgresPlugin(DelegatingKeyValue, DelegatingTimeSeries):
     """One namespace stored in its own tables of a PostgreSQL database."""
 
     name: ClassVar[str] = metadata.BACKEND_NAME
@@ -89,69 +77,3 @@ class PostgresPlugin(KeyValueBackend, TimeSeriesBackend):
     async def _purge(self) -> None:
         if self._kv is not None:
             await self._kv.purge_expired()
-
-    # -- KeyValue --------------------------------------------------------------------
-
-    async def get_many(self, keys: Sequence[bytes]) -> list[Item | None]:
-        return await self._kv_store().get_many(keys)
-
-    async def put_many(
-        self, batches: Sequence[Sequence[PutEntry]]
-    ) -> list[list[PutResult] | PrismError]:
-        return await self._kv_store().put_many(batches)
-
-    async def delete_many(
-        self, batches: Sequence[Sequence[DeleteEntry]]
-    ) -> list[list[bool] | PrismError]:
-        return await self._kv_store().delete_many(batches)
-
-    async def scan(
-        self, start: bytes, end: bytes | None, after: bytes | None, limit: int
-    ) -> list[Item]:
-        return await self._kv_store().scan(start, end, after, limit)
-
-    # -- TimeSeries ------------------------------------------------------------------
-
-    async def append_many(
-        self, batches: Sequence[Sequence[Event]]
-    ) -> list[AppendResult | PrismError]:
-        return await self._ts_store().append_many(batches)
-
-    async def query(
-        self,
-        series_id: str,
-        start_ns: int,
-        end_ns: int,
-        tag_filter: Mapping[str, str],
-        descending: bool,
-        after: EventCursor | None,
-        limit: int,
-    ) -> list[Event]:
-        return await self._ts_store().query(
-            series_id, start_ns, end_ns, tag_filter, descending, after, limit
-        )
-
-    async def aggregate(
-        self,
-        series_id: str,
-        start_ns: int,
-        end_ns: int,
-        width_ns: int,
-        tag_filter: Mapping[str, str],
-    ) -> list[Bucket]:
-        return await self._ts_store().aggregate(series_id, start_ns, end_ns, width_ns, tag_filter)
-
-    # -- helpers ---------------------------------------------------------------------
-
-    def _kv_store(self) -> KeyValueStore:
-        if self._kv is None:
-            raise self._not_started()
-        return self._kv
-
-    def _ts_store(self) -> TimeSeriesStore:
-        if self._ts is None:
-            raise self._not_started()
-        return self._ts
-
-    def _not_started(self) -> Unavailable:
-        return Unavailable(f"postgres backend of namespace '{self.namespace}' is not started")

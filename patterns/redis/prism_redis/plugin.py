@@ -8,22 +8,10 @@ or query chunk).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, ClassVar, TypeVar
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
-from prism.errors import PrismError, Unavailable
-from prism.plugins.api import (
-    AppendResult,
-    Bucket,
-    DeleteEntry,
-    Event,
-    EventCursor,
-    Item,
-    KeyValueBackend,
-    PutEntry,
-    PutResult,
-    TimeSeriesBackend,
-)
+from prism.plugins.delegating import DelegatingKeyValue, DelegatingTimeSeries
 from prism.plugins.periodic import Periodic
 from redis import exceptions as rx
 from redis.asyncio import Redis
@@ -39,15 +27,16 @@ from prism_redis.reader import FastReader
 from prism_redis.timeseries import TimeSeriesStore
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
-class RedisPlugin(KeyValueBackend, TimeSeriesBackend):
+class RedisPlugin(DelegatingKeyValue, DelegatingTimeSeries):
     """One namespace stored under one key prefix of a Redis database."""
 
     name: ClassVar[str] = metadata.BACKEND_NAME
     patterns: ClassVar[tuple[str, ...]] = metadata.CLAIMED_PATTERNS
     capabilities: ClassVar[Mapping[str, frozenset[str]]] = metadata.CAPABILITIES
+    driver_errors = (rx.RedisError, OSError, TimeoutError, ValueError, OverflowError)
+    map_driver_error = staticmethod(map_error)
 
     def __init__(self, namespace: str, config: Mapping[str, Any]) -> None:
         super().__init__(namespace, config)
@@ -105,83 +94,3 @@ class RedisPlugin(KeyValueBackend, TimeSeriesBackend):
     async def _purge(self) -> None:
         if self._kv is not None:
             await self._kv.purge_expired()
-
-    # -- KeyValue --------------------------------------------------------------------
-
-    async def get_many(self, keys: Sequence[bytes]) -> list[Item | None]:
-        return await _call(lambda: self._kv_store().get_many(keys))
-
-    async def put_many(
-        self, batches: Sequence[Sequence[PutEntry]]
-    ) -> list[list[PutResult] | PrismError]:
-        return await _call(lambda: self._kv_store().put_many(batches))
-
-    async def delete_many(
-        self, batches: Sequence[Sequence[DeleteEntry]]
-    ) -> list[list[bool] | PrismError]:
-        return await _call(lambda: self._kv_store().delete_many(batches))
-
-    async def scan(
-        self, start: bytes, end: bytes | None, after: bytes | None, limit: int
-    ) -> list[Item]:
-        return await _call(lambda: self._kv_store().scan(start, end, after, limit))
-
-    # -- TimeSeries ------------------------------------------------------------------
-
-    async def append_many(
-        self, batches: Sequence[Sequence[Event]]
-    ) -> list[AppendResult | PrismError]:
-        return await _call(lambda: self._ts_store().append_many(batches))
-
-    async def query(
-        self,
-        series_id: str,
-        start_ns: int,
-        end_ns: int,
-        tag_filter: Mapping[str, str],
-        descending: bool,
-        after: EventCursor | None,
-        limit: int,
-    ) -> list[Event]:
-        return await _call(
-            lambda: self._ts_store().query(
-                series_id, start_ns, end_ns, tag_filter, descending, after, limit
-            )
-        )
-
-    async def aggregate(
-        self,
-        series_id: str,
-        start_ns: int,
-        end_ns: int,
-        width_ns: int,
-        tag_filter: Mapping[str, str],
-    ) -> list[Bucket]:
-        return await _call(
-            lambda: self._ts_store().aggregate(series_id, start_ns, end_ns, width_ns, tag_filter)
-        )
-
-    # -- helpers ---------------------------------------------------------------------
-
-    def _kv_store(self) -> KeyValueStore:
-        if self._kv is None:
-            raise self._not_started()
-        return self._kv
-
-    def _ts_store(self) -> TimeSeriesStore:
-        if self._ts is None:
-            raise self._not_started()
-        return self._ts
-
-    def _not_started(self) -> Unavailable:
-        return Unavailable(f"redis backend of namespace '{self.namespace}' is not started")
-
-
-async def _call(fn: Callable[[], Awaitable[T]]) -> T:
-    """Await a store call, turning driver exceptions into Prism errors."""
-    try:
-        return await fn()
-    except PrismError:
-        raise
-    except (rx.RedisError, OSError, TimeoutError, ValueError, OverflowError) as exc:
-        raise map_error(exc) from exc

@@ -11,22 +11,10 @@ import contextlib
 import logging
 import os
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
 
-from prism.errors import PrismError, Unavailable
-from prism.plugins.api import (
-    AppendResult,
-    Bucket,
-    DeleteEntry,
-    Event,
-    EventCursor,
-    Item,
-    KeyValueBackend,
-    PutEntry,
-    PutResult,
-    TimeSeriesBackend,
-)
+from prism.plugins.delegating import DelegatingKeyValue, DelegatingTimeSeries
 from prism.plugins.periodic import Periodic
 
 from prism_sqlite import health as health_check
@@ -41,12 +29,14 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class SqlitePlugin(KeyValueBackend, TimeSeriesBackend):
+class SqlitePlugin(DelegatingKeyValue, DelegatingTimeSeries):
     """One namespace stored in one SQLite database file (WAL mode)."""
 
     name: ClassVar[str] = metadata.BACKEND_NAME
     patterns: ClassVar[tuple[str, ...]] = metadata.CLAIMED_PATTERNS
     capabilities: ClassVar[Mapping[str, frozenset[str]]] = metadata.CAPABILITIES
+    driver_errors = (sqlite3.Error, OverflowError)
+    map_driver_error = staticmethod(map_error)
 
     def __init__(self, namespace: str, config: Mapping[str, Any]) -> None:
         super().__init__(namespace, config)
@@ -92,81 +82,3 @@ class SqlitePlugin(KeyValueBackend, TimeSeriesBackend):
     async def _purge(self) -> None:
         if self._kv is not None:
             self._kv.purge_expired()
-
-    # -- KeyValue --------------------------------------------------------------------
-
-    async def get_many(self, keys: Sequence[bytes]) -> list[Item | None]:
-        return _call(lambda: self._kv_store().get_many(keys))
-
-    async def put_many(
-        self, batches: Sequence[Sequence[PutEntry]]
-    ) -> list[list[PutResult] | PrismError]:
-        return _call(lambda: self._kv_store().put_many(batches))
-
-    async def delete_many(
-        self, batches: Sequence[Sequence[DeleteEntry]]
-    ) -> list[list[bool] | PrismError]:
-        return _call(lambda: self._kv_store().delete_many(batches))
-
-    async def scan(
-        self, start: bytes, end: bytes | None, after: bytes | None, limit: int
-    ) -> list[Item]:
-        return _call(lambda: self._kv_store().scan(start, end, after, limit))
-
-    # -- TimeSeries ------------------------------------------------------------------
-
-    async def append_many(
-        self, batches: Sequence[Sequence[Event]]
-    ) -> list[AppendResult | PrismError]:
-        return _call(lambda: self._ts_store().append_many(batches))
-
-    async def query(
-        self,
-        series_id: str,
-        start_ns: int,
-        end_ns: int,
-        tag_filter: Mapping[str, str],
-        descending: bool,
-        after: EventCursor | None,
-        limit: int,
-    ) -> list[Event]:
-        return _call(
-            lambda: self._ts_store().query(
-                series_id, start_ns, end_ns, tag_filter, descending, after, limit
-            )
-        )
-
-    async def aggregate(
-        self,
-        series_id: str,
-        start_ns: int,
-        end_ns: int,
-        width_ns: int,
-        tag_filter: Mapping[str, str],
-    ) -> list[Bucket]:
-        return _call(
-            lambda: self._ts_store().aggregate(series_id, start_ns, end_ns, width_ns, tag_filter)
-        )
-
-    # -- helpers ---------------------------------------------------------------------
-
-    def _kv_store(self) -> KeyValueStore:
-        if self._kv is None:
-            raise self._not_started()
-        return self._kv
-
-    def _ts_store(self) -> TimeSeriesStore:
-        if self._ts is None:
-            raise self._not_started()
-        return self._ts
-
-    def _not_started(self) -> Unavailable:
-        return Unavailable(f"sqlite backend of namespace '{self.namespace}' is not started")
-
-
-def _call(fn: Callable[[], T]) -> T:
-    """Run a store call, turning sqlite3 exceptions into Prism errors."""
-    try:
-        return fn()
-    except (sqlite3.Error, OverflowError) as exc:
-        raise map_error(exc) from exc
