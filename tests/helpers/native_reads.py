@@ -3,13 +3,42 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
 from prism.client import PrismClient
 
 from helpers.server import ServerProcess
+
+
+@contextmanager
+def native_and_plugin_namespaces(
+    server_factory: Callable[..., ServerProcess], backend: str, config: dict[str, Any]
+) -> Iterator[tuple[PrismClient, str, str]]:
+    """A gateway with two `backend` namespaces on `config`: native reads on (the
+    default) and off; yields a client and the two names. The server is stopped on exit;
+    the caller drops the namespaces' data."""
+    tag = uuid.uuid4().hex[:8]
+    native, plugin = f"nat{tag}", f"plg{tag}"
+    proc = server_factory(
+        [
+            {"name": native, "patterns": ["keyvalue"], "backend": backend, "config": config},
+            {
+                "name": plugin,
+                "patterns": ["keyvalue"],
+                "backend": backend,
+                "config": {**config, "native_reads": False},
+            },
+        ]
+    )
+    try:
+        with PrismClient(proc.address, timeout=5.0, retries=0) as client:
+            yield client, native, plugin
+    finally:
+        proc.stop()
 
 
 def eventually(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:

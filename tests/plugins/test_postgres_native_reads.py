@@ -73,27 +73,10 @@ def gateway(
     server_factory: Callable[..., ServerProcess], pg_url: str, db: psycopg.Connection[Any]
 ) -> Iterator[tuple[PrismClient, str, str]]:
     """A gateway with two postgres namespaces: native reads on (the default) and off."""
-    tag = uuid.uuid4().hex[:8]
-    native, plugin = f"nat{tag}", f"plg{tag}"
-    proc = server_factory(
-        [
-            {
-                "name": native,
-                "patterns": ["keyvalue"],
-                "backend": "postgres",
-                "config": {"url": pg_url},
-            },
-            {
-                "name": plugin,
-                "patterns": ["keyvalue"],
-                "backend": "postgres",
-                "config": {"url": pg_url, "native_reads": False},
-            },
-        ]
-    )
-    with PrismClient(proc.address, timeout=5.0, retries=0) as client:
+    with native_reads_checks.native_and_plugin_namespaces(
+        server_factory, "postgres", {"url": pg_url}
+    ) as (client, native, plugin):
         yield client, native, plugin
-    proc.stop()
     for ns in (native, plugin):
         drop_namespace(db, ns)
 

@@ -61,25 +61,9 @@ def gateway(
     server_factory: Callable[..., ServerProcess], redis_url: str, redis: Redis
 ) -> Iterator[tuple[PrismClient, str, str]]:
     """A gateway with two redis namespaces: native reads on (the default) and off."""
-    tag = uuid.uuid4().hex[:8]
-    native, plugin = f"nat{tag}", f"plg{tag}"
-    proc = server_factory(
-        [
-            {
-                "name": native,
-                "patterns": ["keyvalue"],
-                "backend": "redis",
-                "config": {"url": redis_url},
-            },
-            {
-                "name": plugin,
-                "patterns": ["keyvalue"],
-                "backend": "redis",
-                "config": {"url": redis_url, "native_reads": False},
-            },
-        ]
-    )
-    with PrismClient(proc.address, timeout=5.0, retries=0) as client:
+    with native_reads_checks.native_and_plugin_namespaces(
+        server_factory, "redis", {"url": redis_url}
+    ) as (client, native, plugin):
         yield client, native, plugin
     for ns in (native, plugin):
         keys = list(redis.scan_iter(match=f"prism:{ns}:*", count=1000))
