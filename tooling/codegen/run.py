@@ -7,6 +7,7 @@
    conformance claims file tests/conformance/claims.yaml.
 4. The copy of proto/prism/options.proto that the Python package ships for
    `prismctl schema` (user protos import "prism/options.proto").
+5. render_sync_client.py: the blocking client from the asyncio one (python/prism/client).
 
 Both always generate into a temporary directory first. `make codegen` then copies what
 changed into the tree and deletes files the codegen no longer produces in the directories
@@ -31,7 +32,7 @@ if str(ROOT) not in sys.path:  # run as a script: make `tooling.codegen` importa
 
 from grpc_tools import protoc  # noqa: E402
 
-from tooling.codegen import python_stubs, render_docs  # noqa: E402
+from tooling.codegen import python_stubs, render_docs, render_sync_client  # noqa: E402
 
 PROTO_DIR = ROOT / "proto"
 CLAIMS_PATH = ROOT / render_docs.CLAIMS
@@ -74,6 +75,7 @@ def generate_all(out_root: Path, claims: Path = CLAIMS_PATH) -> None:
     run_prism_plugin(out_root, python_stubs.proto_files(), [PROTO_DIR])
     render_docs.generate(out_root, claims)
     ship_options_proto(out_root)
+    render_sync_client.generate(out_root, ROOT)
 
 
 SHIPPED_OPTIONS = Path("python/prism/proto/prism/options.proto")

@@ -1,34 +1,42 @@
-"""asyncio client over grpc.aio, with the same surface as the blocking one.
+"""asyncio client over grpc.aio: AsyncPrismClient, its KeyValue and TimeSeries views.
 
-Requests are built and responses parsed by prism.client._wire, shared with
-the blocking client; only the awaiting differs.
+Create it inside a running event loop; `scan_all` and `query_all` are async generators
+(`async for`, not awaited). This file is the source of the blocking client too:
+tooling/codegen/render_sync_client.py turns it into _sync.py (`make codegen`). Requests
+are built and responses parsed by prism.client._wire; the tail streams are hand-written
+(_tail_async.py, _tail_sync.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-import grpc
-import grpc.aio
-
 from prism.client import _wire as w
 from prism.client._auth import Security, async_channel
 from prism.client._channel import channel_options
-from prism.client._sync import TAIL_READY_TIMEOUT
-from prism.client.errors import error_for_status, from_rpc_error, rpc_errors
+from prism.client._tail_async import AsyncTailStream
+from prism.client.errors import rpc_errors
 from prism.client.tokens import IdempotencyToken
 from prism.client.types import AppendResult, Bucket, Event, Item, Key, Page, PutEntry, Ttl
 from prism.keyvalue.v1.keyvalue_pb2_grpc import KeyValueStub
 from prism.timeseries.v1.timeseries_pb2_grpc import TimeSeriesStub
 
+# How long tail() waits for the server to accept the stream before returning anyway.
+TAIL_READY_TIMEOUT = 10.0
+
 
 class AsyncPrismClient:
-    """Create inside a running event loop; `async with` or `await close()`. The options
-    are PrismClient's (timeout, retries, token, TLS and mTLS material)."""
+    """A connection to a Prism gateway; `async with` it or `await close()`.
+
+    `timeout` is the per-call deadline in seconds (None: no deadline);
+    `retries` is the attempt count for UNAVAILABLE (1 disables retrying).
+    `token` is sent as `authorization: Bearer <token>` on every call; any of
+    `root_certificates`, `certificate_chain` + `private_key` (PEM bytes) selects TLS
+    (mTLS with the pair); without root certificates the system's roots are trusted.
+    """
 
     def __init__(
         self,
@@ -102,6 +110,7 @@ class AsyncKeyValueClient:
         if_version: int = 0,
         token: IdempotencyToken | None = None,
     ) -> int:
+        """Write one item and return its new version."""
         req = w.put_request(
             self.namespace,
             key,
@@ -118,6 +127,7 @@ class AsyncKeyValueClient:
     async def batch_put(
         self, entries: Iterable[PutEntry], *, token: IdempotencyToken | None = None
     ) -> list[int]:
+        """Write all entries atomically; versions in entry order."""
         req = w.batch_put_request(self.namespace, entries, token)
         with rpc_errors():
             resp = await self._stub.BatchPut(req, timeout=self._timeout)
@@ -149,6 +159,7 @@ class AsyncKeyValueClient:
         limit_bytes: int = 0,
         page_token: str = "",
     ) -> Page[Item]:
+        """One page of items in key order; pass next_page_token back for the next page."""
         req = w.scan_request(
             self.namespace,
             prefix=prefix,
@@ -171,7 +182,7 @@ class AsyncKeyValueClient:
         limit: int = 0,
         limit_bytes: int = 0,
     ) -> AsyncIterator[Item]:
-        """`async for item in kv.scan_all(...)` (not awaited: an async generator)."""
+        """Every item of the scan, fetching pages lazily."""
         token = ""
         while True:
             page = await self.scan(
@@ -196,6 +207,7 @@ class AsyncTimeSeriesClient:
         self._timeout = timeout
 
     async def append(self, events: Iterable[Event]) -> AppendResult:
+        """Store events; returns once the backend acknowledged them durably."""
         req = w.append_request(self.namespace, events)
         with rpc_errors():
             resp = await self._stub.Append(req, timeout=self._timeout)
@@ -212,6 +224,7 @@ class AsyncTimeSeriesClient:
         limit: int = 0,
         page_token: str = "",
     ) -> Page[Event]:
+        """One page of events in [start, end); `page.events` holds them."""
         req = w.query_request(
             self.namespace,
             series_id,
@@ -276,54 +289,12 @@ class AsyncTimeSeriesClient:
         from_time: datetime | None = None,
         tags: Mapping[str, str] | None = None,
     ) -> AsyncTailStream:
-        """`async with await ts.tail(...) as stream: async for event in stream: ...`"""
+        """Stream events of a series; returns once the server has accepted the stream.
+
+        With from_time unset only events appended after this call returns are seen.
+        """
         req = w.tail_request(self.namespace, series_id, from_time=from_time, tags=tags)
+        # No deadline: a tail lives until cancelled.
         stream = AsyncTailStream(self._stub.Tail(req))
         await stream.wait_ready(TAIL_READY_TIMEOUT)
         return stream
-
-
-class AsyncTailStream:
-    def __init__(self, call: Any) -> None:
-        self._call = call
-        self._cancelled = False
-
-    async def wait_ready(self, timeout: float) -> None:
-        """Wait for the response headers (the server has subscribed), at most `timeout`."""
-        # shield: a timeout must not cancel the shared metadata future of the call.
-        try:
-            await asyncio.wait_for(asyncio.shield(self._call.initial_metadata()), timeout)
-        except TimeoutError:
-            return
-        if self._call.done():
-            code = await self._call.code()
-            if code != grpc.StatusCode.OK:
-                raise error_for_status(code, await self._call.details())
-
-    async def __aiter__(self) -> AsyncIterator[Event]:
-        try:
-            async for msg in self._call:
-                yield w.event_from_proto(msg)
-        except grpc.RpcError as err:
-            if self._cancelled and err.code() == grpc.StatusCode.CANCELLED:
-                return
-            raise from_rpc_error(err) from err
-        except asyncio.CancelledError:
-            # grpc.aio surfaces a locally cancelled call as CancelledError.
-            if not self._cancelled:
-                raise
-
-    def cancel(self) -> None:
-        self._cancelled = True
-        self._call.cancel()
-
-    async def __aenter__(self) -> AsyncTailStream:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.cancel()

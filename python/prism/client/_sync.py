@@ -1,19 +1,24 @@
-"""Blocking client over grpcio: PrismClient, its KeyValue and TimeSeries views, TailStream."""
+# Generated from _async.py by tooling/codegen/render_sync_client.py. DO NOT EDIT:
+# change the asyncio client and run `make codegen`; `make check-codegen` (CI) fails
+# when this file is stale.
+"""Blocking client over grpcio: PrismClient, its KeyValue and TimeSeries views.
+
+Generated from the asyncio client (_async.py), which documents every method; the tail
+stream is hand-written in _tail_sync.py.
+"""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-import grpc
-
 from prism.client import _wire as w
 from prism.client._auth import Security, sync_channel
 from prism.client._channel import channel_options
-from prism.client.errors import error_for_status, from_rpc_error, rpc_errors
+from prism.client._tail_sync import TailStream
+from prism.client.errors import rpc_errors
 from prism.client.tokens import IdempotencyToken
 from prism.client.types import AppendResult, Bucket, Event, Item, Key, Page, PutEntry, Ttl
 from prism.keyvalue.v1.keyvalue_pb2_grpc import KeyValueStub
@@ -24,7 +29,7 @@ TAIL_READY_TIMEOUT = 10.0
 
 
 class PrismClient:
-    """A connection to a Prism gateway; use as a context manager or call close().
+    """A connection to a Prism gateway; `with` it or `close()`.
 
     `timeout` is the per-call deadline in seconds (None: no deadline);
     `retries` is the attempt count for UNAVAILABLE (1 disables retrying).
@@ -90,8 +95,9 @@ class KeyValueClient:
         return w.parse_batch_get(resp)
 
     def exists(self, key: Key) -> bool:
+        req = w.exists_request(self.namespace, key)
         with rpc_errors():
-            resp = self._stub.Exists(w.exists_request(self.namespace, key), timeout=self._timeout)
+            resp = self._stub.Exists(req, timeout=self._timeout)
         return bool(resp.exists)
 
     def put(
@@ -135,7 +141,9 @@ class KeyValueClient:
             resp = self._stub.Delete(req, timeout=self._timeout)
         return bool(resp.deleted)
 
-    def batch_delete(self, keys: Iterable[Key], *, token: IdempotencyToken | None = None) -> int:
+    def batch_delete(
+        self, keys: Iterable[Key], *, token: IdempotencyToken | None = None
+    ) -> int:
         req = w.batch_delete_request(self.namespace, keys, token)
         with rpc_errors():
             resp = self._stub.BatchDelete(req, timeout=self._timeout)
@@ -288,47 +296,3 @@ class TimeSeriesClient:
         stream = TailStream(self._stub.Tail(req))
         stream.wait_ready(TAIL_READY_TIMEOUT)
         return stream
-
-
-class TailStream:
-    """Iterable of tailed events; cancel() (or leaving the `with` block) ends it."""
-
-    def __init__(self, call: Any) -> None:
-        self._call = call
-        self._cancelled = False
-
-    def wait_ready(self, timeout: float) -> None:
-        """Block until the server sent its response headers, i.e. subscribed.
-
-        grpcio's initial_metadata() has no timeout, so it runs on a helper thread:
-        a server that only sends headers with the first event delays us, never hangs us.
-        """
-        waiter = threading.Thread(target=self._call.initial_metadata, daemon=True)
-        waiter.start()
-        waiter.join(timeout)
-        if self._call.done() and self._call.code() != grpc.StatusCode.OK:
-            raise error_for_status(self._call.code(), self._call.details())
-
-    def __iter__(self) -> Iterator[Event]:
-        try:
-            for msg in self._call:
-                yield w.event_from_proto(msg)
-        except grpc.RpcError as err:
-            if self._cancelled and err.code() == grpc.StatusCode.CANCELLED:
-                return
-            raise from_rpc_error(err) from err
-
-    def cancel(self) -> None:
-        self._cancelled = True
-        self._call.cancel()
-
-    def __enter__(self) -> TailStream:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.cancel()
