@@ -16,6 +16,7 @@ first.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -38,8 +39,9 @@ from prism.proxy.watcher import (
 TOKEN_FILE = "embedded-proxy.token"
 #: How long the admin gets to stop once the proxy has drained.
 ADMIN_STOP_S = 1.0
-#: How long a stop waits for an admin that is still starting (imports and migrations).
-ADMIN_START_WAIT_S = 30.0
+#: How long a stop waits for an admin that is still starting (imports and migrations:
+#: 1-3 s normally); a process manager's grace period (30 s in Kubernetes) must cover it.
+ADMIN_START_WAIT_S = 10.0
 #: Backoff while a file namespace cannot be applied (its backend down at start).
 RETRY_MIN_S = 0.5
 RETRY_MAX_S = 5.0
@@ -68,7 +70,14 @@ def run_embedded(cfg: Config, admin_listen: str, specs: list[dict[str, Any]] | N
     behind = AdminBehind(cfg, admin_listen, specs, runtime, stop)
     behind.start()
     code = serve_until_signal(runtime, stop, before_drain=behind.stop_watching)
-    behind.stop_admin()
+    if not behind.stop_admin():
+        # The data plane has drained; only the admin's start is left, stuck on a slow
+        # machine. Interpreter shutdown under that thread can abort the process (see
+        # stop_admin), so end it here: the store's migration is one transaction.
+        error(f"the admin was still starting after {ADMIN_START_WAIT_S:.0f} s; exiting anyway")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(behind.code or code)
     return behind.code or code
 
 
@@ -127,17 +136,23 @@ class AdminBehind:
         if watcher is not None:
             watcher.stop()
 
-    def stop_admin(self) -> None:
-        # A stop that lands while the admin is still starting waits for the start to end:
-        # the interpreter must not exit under a thread that is mid-migration (the store
-        # would keep a half-made schema) or inside a native extension (exiting under it
-        # aborts the process). _run checks `stop` right after the start.
-        self._admin_started.wait(ADMIN_START_WAIT_S)
+    def stop_admin(self) -> bool:
+        """Stop the admin; False when it is still starting after ADMIN_START_WAIT_S.
+
+        A stop that lands while the admin starts waits for the start to end: Python's
+        shutdown ends a still running thread where it stands, and one standing inside a
+        native extension's frame (pydantic-core, cryptography, the Rust core are PyO3)
+        aborts the process ("FATAL: exception not rethrown", exit -6). _run checks
+        `stop` right after the start.
+        """
+        if not self._admin_started.wait(ADMIN_START_WAIT_S):
+            return False
         with self._lock:
             server, self._server = self._server, None
         if server is not None:
             # Bounded: uvicorn would otherwise wait out the long polls still open.
             server.stop(timeout=ADMIN_STOP_S)
+        return True
 
     def _fatal(self, message: str, code: int) -> None:
         error(message)
