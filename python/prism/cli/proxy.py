@@ -19,7 +19,7 @@ import typer
 from prism.cli.serve import LOG_LEVELS, fail, local_config, setup_logging
 from prism.config import read_yaml
 from prism.errors import ConfigError
-from prism.proxy.process import run_proxy
+from prism.proxy.process import end_process, run_proxy
 from prism.proxy.runtime import install_signal_handlers
 from prism.proxy.watcher import AdminClient
 
@@ -71,4 +71,4 @@ def proxy(
         fail(f"config error: {err}", 2)
     stop = install_signal_handlers()
     client = AdminClient(admin, token or os.environ.get(TOKEN_ENV))
-    raise typer.Exit(run_proxy(cfg.server, cfg.data_dir, client, stop))
+    end_process(run_proxy(cfg.server, cfg.data_dir, client, stop))

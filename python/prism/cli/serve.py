@@ -70,9 +70,10 @@ def serve(
     except ConfigError as err:
         fail(f"config error: {err}", 2)
     from prism.cli.embedded import run_embedded
+    from prism.proxy.process import end_process
 
     specs = [namespace_spec(ns) for ns in cfg.namespaces] if config is not None else None
-    raise typer.Exit(run_embedded(cfg, admin_listen, specs))
+    end_process(run_embedded(cfg, admin_listen, specs))
 
 
 def setup_logging(level: str) -> None:

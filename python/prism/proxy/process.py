@@ -8,10 +8,13 @@ change races the shutdown.
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 
@@ -89,6 +92,25 @@ def follow(
 def report(errors: list[str]) -> None:
     for message in errors:
         typer.echo(f"prism: {message}", err=True)
+
+
+def end_process(code: int) -> NoReturn:
+    """Exit with `code` once `prism serve` / `prism proxy` has stopped what it runs.
+
+    Without interpreter shutdown when other threads are still alive (the admin starting
+    or serving, a long poll, library threads): Python's shutdown ends such a thread where
+    it stands, and one standing inside a native extension's frame (pydantic-core,
+    cryptography and the Rust core are PyO3) crashes the process (SIGABRT "FATAL:
+    exception not rethrown" or SIGSEGV) after a clean drain. Everything that holds data
+    is stopped by now and writes with os.write or commits per transaction; logs and
+    stdio are flushed here.
+    """
+    if threading.active_count() > 1:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    raise typer.Exit(code)
 
 
 def error(message: str, code: int = 1) -> int:
