@@ -196,7 +196,7 @@ def test_provisioning_is_idempotent(
     assert runner.run(first.append_many([[event("s", 1)]])) == [(1, 0)]
     # A second instance (another proxy, or a restart) finds the topic and its data.
     second = make(ns, partitions=1)  # the existing topic keeps its 3 partitions
-    assert second._store().partitions == 3
+    assert second._ts_store().partitions == 3
     assert runner.run(second.append_many([[event("s", 1), event("s", 2)]])) == [(1, 1)]
     got = runner.run(second.query("s", 0, END, {}, False, None, 10))
     assert [e[2] for e in got] == ["e1", "e2"]
