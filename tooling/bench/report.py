@@ -29,16 +29,23 @@ class Target:
     # A known miss (known_misses.json): the ADR explaining it and the score when recorded.
     known_adr: str = ""
     baseline_score: float = 0.0
+    # The ratio in the run's best round, where a lane pair was measured round by round: a
+    # regression in the code lowers every round, a stall of the machine only some, so the
+    # gross check reads this one (CI once saw B/T 0.34 in one smoke round, 1.05 in the next).
+    best_round: float | None = None
+
+    def _score_of(self, value: float | None) -> float | None:
+        if value is None:
+            return None
+        if self.higher_is_better:
+            return value / self.target
+        # An added latency at or below zero meets any bound.
+        return self.target / value if value > 0 else float("inf")
 
     @property
     def score(self) -> float | None:
         """value/target (or target/value when lower is better): >= 1 passes."""
-        if self.value is None:
-            return None
-        if self.higher_is_better:
-            return self.value / self.target
-        # An added latency at or below zero meets any bound.
-        return self.target / self.value if self.value > 0 else float("inf")
+        return self._score_of(self.value)
 
     @property
     def status(self) -> str:
@@ -51,8 +58,9 @@ class Target:
     def gross(self) -> bool:
         """A gross regression (smoke fails only on these): a ratio between lanes of this run
         under half its target, or for a known miss, under half the score it had when it
-        was recorded. Absolute figures and p99s are never gross."""
-        score = self.score
+        was recorded; judged on the best round where there are rounds. Absolute figures
+        and p99s are never gross."""
+        score = self._score_of(self.best_round if self.best_round is not None else self.value)
         if score is None or self.absolute or self.tail:
             return False
         floor = self.baseline_score / 2 if self.known_adr else 0.5
@@ -103,6 +111,17 @@ def _secured_ratio(lanes: Lanes) -> float | None:
     return None if ratio is None else float(ratio)
 
 
+def _best_paired_round(lanes: Lanes, name: str, base: str) -> float | None:
+    """The highest of lane `name`'s per-round rates over lane `base`'s, where the two ran
+    in alternating rounds (round i of one right after round i of the other)."""
+    a, b = lanes.get(name), lanes.get(base)
+    if a is None or b is None or "error" in a or "error" in b:
+        return None
+    pairs = zip(a.get("rounds_rps") or [], b.get("rounds_rps") or [], strict=False)
+    ratios = [float(x) / float(y) for x, y in pairs if y]
+    return max(ratios) if ratios else None
+
+
 RUST_ONLY = "B(Rust only)"
 
 
@@ -116,7 +135,13 @@ def _field(lanes: Lanes, name: str, key: str) -> float | None:
 
 def targets(lanes: Lanes) -> list[Target]:
     return [
-        Target("B >= 0.8 x T", _ratio(_rps(lanes, "B"), _rps(lanes, "T")), 0.8, True),
+        Target(
+            "B >= 0.8 x T",
+            _ratio(_rps(lanes, "B"), _rps(lanes, "T")),
+            0.8,
+            True,
+            best_round=_best_paired_round(lanes, "B", "T"),
+        ),
         Target("B >= 40,000 rps", _rps(lanes, "B"), 40_000, True, absolute=True),
         Target(
             "B(secured) >= 0.9 x B (issue 5)",
