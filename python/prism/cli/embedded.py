@@ -147,16 +147,15 @@ class AdminBehind:
     def _run(self) -> None:
         try:
             admin = _start_admin(self._cfg, self._admin_listen)
-            if not isinstance(admin, int):
-                with self._lock:
-                    self._server = admin[0]
+            if isinstance(admin, int):
+                self.code = admin
+                self._stop.set()
+                return
+            server, client = admin
+            with self._lock:
+                self._server = server
         finally:
             self._admin_started.set()
-        if isinstance(admin, int):
-            self.code = admin
-            self._stop.set()
-            return
-        _server, client = admin
         if self._stop.is_set():
             return
         pending = list(self._specs)
